@@ -1,0 +1,764 @@
+/*
+ * session.c - the executor: plans a graph for concrete input shapes (shape inference,
+ * folding of values computable before running, liveness-based memory planning, op
+ * preparation) and runs it. A run with the planned shapes does not allocate; a change
+ * of input shape re-plans. Subgraphs (If/Loop/Scan bodies) run as nested sessions
+ * whose undefined names resolve to the enclosing session's values.
+ */
+#include "runtime/session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/planner.h"
+
+#define NN_ALIGN 64
+
+struct nn_session {
+  const nn_model *model;
+  const nn_graph *g;
+  struct nn_session *outer; /* enclosing session for subgraph bodies */
+
+  nn_value *own;   /* per tensor storage */
+  nn_value **vals; /* per tensor: &own[t] or a value of an enclosing session */
+  int *order;      /* topological node order */
+  nn_op_ctx *ctx;  /* per node (indexed by node) */
+  nn_value **ptrs; /* backing store for ctx in/out pointer arrays */
+  unsigned char *folded, *deferred, *prepared;
+
+  /* Inputs the caller provides: graph inputs (main graph) or body inputs. */
+  int n_in, n_out;
+  int *in_idx, *out_idx;
+  int64_t *planned_dims; /* per input: ndim + dims as planned, NN_MAX_DIMS+1 each */
+  nn_dtype *planned_dtype;
+  int n_captures;
+  int *capture_idx; /* tensors bound to enclosing values */
+  int64_t *capture_dims; /* per capture: dtype, ndim, dims as planned */
+  int planned;
+
+  uint8_t *arena;
+  size_t arena_size;
+  void *scratch;
+  size_t scratch_size;
+  size_t weight_bytes;
+  nn_array *outputs;
+  nn_session_options opt;
+};
+
+/* ---- values ---- */
+
+nn_status nn_session_grow(struct nn_session *s, nn_value *v, size_t bytes) {
+  (void)s;
+  if (v->capacity >= bytes && v->data) return NN_OK;
+  size_t cap = bytes < 64 ? 64 : bytes;
+  if (v->capacity && cap < v->capacity * 3 / 2) cap = v->capacity * 3 / 2;
+  void *p = (v->flags & NN_V_OWNED) ? realloc(v->data, cap) : malloc(cap);
+  if (!p) return nn_errorf(NN_ERR_NOMEM, "out of memory (%zu bytes)", cap);
+  if (!(v->flags & NN_V_OWNED) && v->data && v->nbytes)
+    memcpy(p, v->data, v->nbytes < cap ? v->nbytes : cap);
+  v->data = p;
+  v->capacity = cap;
+  v->flags |= NN_V_OWNED;
+  return NN_OK;
+}
+
+static void value_reset(nn_value *v) {
+  if (v->flags & NN_V_OWNED) {
+    if (v->dtype == NN_STRING && v->data)
+      nn_strings_free(v->data, (int64_t)(v->nbytes / sizeof(nn_bytes)));
+    free(v->data);
+  }
+  memset(v, 0, sizeof *v);
+  v->ndim = -1;
+}
+
+/* ---- plan ---- */
+
+static void unplan(nn_session *s) {
+  const nn_graph *g = s->g;
+  if (s->ctx)
+    for (int i = 0; i < g->n_nodes; i++) {
+      if (s->prepared[i] && s->ctx[i].def && s->ctx[i].def->release && s->ctx[i].state)
+        s->ctx[i].def->release(s->ctx[i].state);
+      s->ctx[i].state = NULL;
+      s->prepared[i] = 0;
+    }
+  for (int t = 0; t < g->n_tensors; t++) value_reset(&s->own[t]);
+  free(s->arena);
+  s->arena = NULL;
+  s->arena_size = 0;
+  free(s->scratch);
+  s->scratch = NULL;
+  s->scratch_size = 0;
+  s->planned = 0;
+}
+
+static int is_capture(const nn_session *s, int t) {
+  return s->vals[t] != &s->own[t];
+}
+
+static nn_status check_input(const nn_session *s, int t, const nn_value *v,
+                             const char *what) {
+  const nn_tensor *dt = &s->g->tensors[t];
+  if (dt->dtype != NN_UNDEFINED && v->dtype != dt->dtype)
+    return nn_errorf(NN_ERR_INVALID, "%s '%s': dtype %s, model expects %s", what, dt->name,
+                     nn_dtype_name(v->dtype), nn_dtype_name(dt->dtype));
+  if (dt->ndim >= 0 && (dt->flags & NN_T_SHAPE_KNOWN)) {
+    if (v->ndim != dt->ndim)
+      return nn_errorf(NN_ERR_INVALID, "%s '%s': rank %d, model expects %d", what,
+                       dt->name, v->ndim, dt->ndim);
+    for (int i = 0; i < dt->ndim; i++)
+      if (dt->dims[i] >= 0 && dt->dims[i] != v->dims[i])
+        return nn_errorf(NN_ERR_INVALID, "%s '%s': dim %d is %lld, model expects %lld",
+                         what, dt->name, i, (long long)v->dims[i], (long long)dt->dims[i]);
+  }
+  return NN_OK;
+}
+
+static nn_status fold_node(nn_session *s, int i) {
+  nn_op_ctx *c = &s->ctx[i];
+  nn_status st;
+  for (int k = 0; k < c->n_out; k++) {
+    nn_value *v = c->out[k];
+    if (!v) continue;
+    if ((st = nn_session_grow(s, v, v->nbytes))) return st;
+    memset(v->data, 0, v->nbytes);
+  }
+  if (c->def->prepare) {
+    c->scratch_size = 0;
+    if ((st = c->def->prepare(c))) return st;
+    s->prepared[i] = 1;
+  }
+  void *scratch = NULL;
+  if (c->scratch_size && !(scratch = calloc(1, c->scratch_size)))
+    return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  c->scratch = scratch;
+  c->planning = 0;
+  st = c->def->run(c);
+  c->scratch = NULL;
+  free(scratch);
+  if (s->prepared[i] && c->def->release && c->state) c->def->release(c->state);
+  c->state = NULL;
+  s->prepared[i] = 0;
+  if (st) return st;
+  for (int k = 0; k < c->n_out; k++)
+    if (c->out[k]) c->out[k]->flags |= NN_V_CONST;
+  s->folded[i] = 1;
+  return NN_OK;
+}
+
+/* Plan for the current input values (their shapes are in s->vals of the inputs). */
+static nn_status plan(nn_session *s) {
+  nn_status st = NN_OK;
+  const nn_graph *g = s->g;
+  planner_item *items = NULL;
+  int n_items = 0;
+  int *def_step = NULL, *last_step = NULL, *step_of = NULL;
+  nn_use_map uses = {0};
+
+  memset(s->folded, 0, (size_t)g->n_nodes);
+  memset(s->deferred, 0, (size_t)g->n_nodes);
+  s->weight_bytes = 0;
+
+  /* Initializers are constants that point at the model's data (no copy). */
+  for (int t = 0; t < g->n_tensors; t++) {
+    const nn_tensor *tt = &g->tensors[t];
+    nn_value *v = &s->own[t];
+    if (is_capture(s, t) || !(tt->flags & NN_T_INITIALIZER) || !tt->data) continue;
+    int provided = 0;
+    for (int k = 0; k < s->n_in; k++) provided |= s->in_idx[k] == t && v->ndim >= 0;
+    if (provided) continue;
+    v->dtype = tt->dtype;
+    v->ndim = tt->ndim;
+    memcpy(v->dims, tt->dims, sizeof v->dims);
+    v->data = tt->data;
+    v->nbytes = tt->nbytes;
+    v->capacity = tt->nbytes;
+    v->flags = NN_V_CONST;
+    s->weight_bytes += tt->nbytes;
+  }
+
+  /* Shape inference and folding in topological order. */
+  for (int oi = 0; oi < g->n_nodes; oi++) {
+    int i = s->order[oi];
+    nn_op_ctx *c = &s->ctx[i];
+    int all_const = 1, any_unknown = 0;
+    for (int k = 0; k < c->n_in; k++) {
+      nn_value *v = c->in[k];
+      if (!v) continue;
+      if (!(v->flags & NN_V_CONST)) all_const = 0;
+      if (v->ndim < 0 || (v->flags & NN_V_DYNAMIC)) any_unknown = 1;
+    }
+    for (int k = 0; k < c->n_out; k++)
+      if (c->out[k]) value_reset(c->out[k]);
+    if (any_unknown) {
+      st = NN_INFER_DEFERRED;
+    } else {
+      c->planning = 1;
+      st = c->def->infer(c);
+    }
+    if (st == NN_INFER_DEFERRED) {
+      s->deferred[i] = 1;
+      for (int k = 0; k < c->n_out; k++)
+        if (c->out[k]) c->out[k]->flags |= NN_V_DYNAMIC;
+      st = NN_OK;
+      continue;
+    }
+    if (st) goto done;
+    if (all_const && !c->def->no_fold) NN_TRY(fold_node(s, i));
+  }
+
+  /* Liveness of the remaining (planned) values, in steps of the topological order. */
+  NN_TRY(nn_graph_build_maps((nn_graph *)g, &uses));
+  def_step = malloc(((size_t)g->n_tensors + 1) * sizeof(int));
+  step_of = malloc(((size_t)g->n_nodes + 1) * sizeof(int));
+  last_step = malloc(((size_t)g->n_tensors + 1) * sizeof(int));
+  items = malloc(((size_t)g->n_tensors + 1) * sizeof *items);
+  if (!def_step || !last_step || !items || !step_of) {
+    st = nn_errorf(NN_ERR_NOMEM, "out of memory");
+    goto done;
+  }
+  for (int t = 0; t < g->n_tensors; t++) def_step[t] = last_step[t] = -1;
+  for (int k = 0; k < s->n_in; k++) def_step[s->in_idx[k]] = 0;
+  for (int oi = 0; oi < g->n_nodes; oi++) {
+    int i = s->order[oi];
+    const nn_node *n = &g->nodes[i];
+    for (int k = 0; k < n->n_outputs; k++)
+      if (n->outputs[k] >= 0 && def_step[n->outputs[k]] < 0) def_step[n->outputs[k]] = oi;
+  }
+  for (int oi = 0; oi < g->n_nodes; oi++) step_of[s->order[oi]] = oi;
+  for (int t = 0; t < g->n_tensors; t++)
+    for (int u = uses.off[t]; u < uses.off[t + 1]; u++)
+      if (step_of[uses.cons[u]] > last_step[t]) last_step[t] = step_of[uses.cons[u]];
+  for (int k = 0; k < s->n_out; k++) last_step[s->out_idx[k]] = g->n_nodes;
+  for (int t = 0; t < g->n_tensors; t++) {
+    nn_value *v = s->vals[t];
+    if (is_capture(s, t) || def_step[t] < 0 || (v->flags & (NN_V_CONST | NN_V_DYNAMIC)))
+      continue;
+    if (v->ndim < 0) continue;
+    items[n_items].id = t;
+    items[n_items].size = (v->nbytes + NN_ALIGN - 1) / NN_ALIGN * NN_ALIGN;
+    items[n_items].first = def_step[t];
+    items[n_items].last = last_step[t] < def_step[t] ? def_step[t] : last_step[t];
+    n_items++;
+  }
+  NN_TRY(nn_plan_offsets(items, n_items, &s->arena_size));
+  if (s->arena_size && !(s->arena = aligned_alloc(NN_ALIGN, s->arena_size))) {
+    st = nn_errorf(NN_ERR_NOMEM, "out of memory planning %zu bytes of activations",
+                   s->arena_size);
+    goto done;
+  }
+  for (int k = 0; k < n_items; k++) {
+    nn_value *v = s->vals[items[k].id];
+    v->data = s->arena + items[k].offset;
+    v->capacity = items[k].size;
+  }
+
+  /* Prepare the nodes that will run. */
+  for (int oi = 0; oi < g->n_nodes; oi++) {
+    int i = s->order[oi];
+    nn_op_ctx *c = &s->ctx[i];
+    if (s->folded[i] || s->deferred[i] || !c->def->prepare) continue;
+    c->scratch_size = 0;
+    c->planning = 1;
+    st = c->def->prepare(c);
+    if (st) goto done;
+    s->prepared[i] = 1;
+    if (c->scratch_size > s->scratch_size) s->scratch_size = c->scratch_size;
+  }
+  if (s->scratch_size && !(s->scratch = aligned_alloc(NN_ALIGN, (s->scratch_size + NN_ALIGN - 1) / NN_ALIGN * NN_ALIGN))) {
+    st = nn_errorf(NN_ERR_NOMEM, "out of memory for %zu bytes of workspace", s->scratch_size);
+    goto done;
+  }
+  s->planned = 1;
+done:
+  nn_use_map_free(&uses);
+  free(def_step);
+  free(step_of);
+  free(last_step);
+  free(items);
+  return st;
+}
+
+/* ---- creation ---- */
+
+static nn_session *session_alloc(const nn_model *m, const nn_graph *g) {
+  nn_session *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  s->model = m;
+  s->g = g;
+  size_t nt = (size_t)g->n_tensors + 1, nn = (size_t)g->n_nodes + 1;
+  s->own = calloc(nt, sizeof *s->own);
+  s->vals = calloc(nt, sizeof *s->vals);
+  s->order = calloc(nn, sizeof *s->order);
+  s->ctx = calloc(nn, sizeof *s->ctx);
+  s->folded = calloc(nn, 1);
+  s->deferred = calloc(nn, 1);
+  s->prepared = calloc(nn, 1);
+  if (!s->own || !s->vals || !s->order || !s->ctx || !s->folded || !s->deferred ||
+      !s->prepared) {
+    nn_session_free(s);
+    return NULL;
+  }
+  for (int t = 0; t < g->n_tensors; t++) {
+    s->own[t].ndim = -1;
+    s->vals[t] = &s->own[t];
+  }
+  return s;
+}
+
+/* Find the value of name in the enclosing sessions. */
+static nn_value *outer_lookup(nn_session *outer, const char *name) {
+  for (; outer; outer = outer->outer) {
+    int t = nn_graph_find(outer->g, name);
+    if (t >= 0) return outer->vals[t];
+  }
+  return NULL;
+}
+
+static nn_status session_init(nn_session *s) {
+  nn_status st = NN_OK;
+  const nn_graph *g = s->g;
+  char label[256];
+  size_t nptr = 0;
+
+  NN_TRY(nn_graph_topo_order(g, s->order));
+  for (int i = 0; i < g->n_nodes; i++) nptr += (size_t)g->nodes[i].n_inputs + g->nodes[i].n_outputs;
+  s->ptrs = calloc(nptr + 1, sizeof *s->ptrs);
+  if (!s->ptrs) {
+    st = nn_errorf(NN_ERR_NOMEM, "out of memory");
+    goto done;
+  }
+
+  /* Sequence, map and optional values are not supported by the runtime. */
+  for (int io = 0; io < 2; io++)
+    for (int k = 0; k < (io ? g->n_outputs : g->n_inputs); k++) {
+      const nn_tensor *tt = &g->tensors[io ? g->outputs[k] : g->inputs[k]];
+      if (tt->type_shell.len) {
+        st = nn_errorf(NN_ERR_UNSUPPORTED, "%s '%s' has a non-tensor type (sequence, map or optional)",
+                       io ? "output" : "input", tt->name);
+        goto done;
+      }
+    }
+
+  /* Names used but not defined here come from enclosing sessions. */
+  for (int t = 0; t < g->n_tensors; t++) {
+    const nn_tensor *tt = &g->tensors[t];
+    if (tt->producer >= 0 || (tt->flags & (NN_T_INPUT | NN_T_INITIALIZER))) continue;
+    nn_value *ov = outer_lookup(s->outer, tt->name);
+    if (ov) {
+      s->vals[t] = ov;
+      NN_TRY(nn_graph_list_push(&s->capture_idx, &s->n_captures, t));
+    }
+  }
+
+  nn_value **p = s->ptrs;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const nn_node *n = &g->nodes[i];
+    nn_op_ctx *c = &s->ctx[i];
+    c->graph = g;
+    c->node = n;
+    c->node_index = i;
+    c->session = s;
+    c->def = nn_op_find(n->op_type, n->domain);
+    c->opset = nn_model_opset(s->model, n->domain);
+    if (!c->def) {
+      st = nn_errorf(NN_ERR_UNSUPPORTED, "%s: unsupported op %s (domain '%s', opset %lld)",
+                     nn_node_label(g, i, label, sizeof label), n->op_type,
+                     n->domain[0] ? n->domain : "ai.onnx", (long long)c->opset);
+      goto done;
+    }
+    c->n_in = n->n_inputs;
+    c->n_out = n->n_outputs;
+    c->in = p;
+    p += n->n_inputs;
+    c->out = p;
+    p += n->n_outputs;
+    for (int k = 0; k < n->n_inputs; k++) {
+      int t = n->inputs[k];
+      if (t < 0) continue;
+      const nn_tensor *tt = &g->tensors[t];
+      if (tt->producer < 0 && !(tt->flags & (NN_T_INPUT | NN_T_INITIALIZER)) &&
+          !is_capture(s, t)) {
+        st = nn_errorf(NN_ERR_INVALID, "%s: input '%s' is not defined",
+                       nn_node_label(g, i, label, sizeof label), tt->name);
+        goto done;
+      }
+      c->in[k] = s->vals[t];
+    }
+    for (int k = 0; k < n->n_outputs; k++)
+      c->out[k] = n->outputs[k] >= 0 ? s->vals[n->outputs[k]] : NULL;
+  }
+
+  s->n_out = g->n_outputs;
+  s->out_idx = g->outputs;
+  s->outputs = calloc((size_t)g->n_outputs + 1, sizeof *s->outputs);
+  if (!s->outputs) {
+    st = nn_errorf(NN_ERR_NOMEM, "out of memory");
+    goto done;
+  }
+done:
+  return st;
+}
+
+static nn_status set_inputs_list(nn_session *s, int all_inputs) {
+  const nn_graph *g = s->g;
+  nn_status st = NN_OK;
+  for (int k = 0; k < g->n_inputs; k++) {
+    int t = g->inputs[k];
+    /* Inputs with initializers are optional overrides (IR < 4 style defaults). */
+    if (!all_inputs && (g->tensors[t].flags & NN_T_INITIALIZER)) continue;
+    if ((st = nn_graph_list_push(&s->in_idx, &s->n_in, t))) return st;
+  }
+  s->planned_dims = calloc((size_t)s->n_in + 1, (NN_MAX_DIMS + 1) * sizeof(int64_t));
+  s->planned_dtype = calloc((size_t)s->n_in + 1, sizeof(nn_dtype));
+  s->capture_dims = calloc((size_t)s->n_captures + 1, (NN_MAX_DIMS + 2) * sizeof(int64_t));
+  if (!s->planned_dims || !s->planned_dtype || !s->capture_dims) return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  return NN_OK;
+}
+
+nn_status nn_session_create(const nn_model *m, const nn_session_options *opt,
+                            nn_session **out) {
+  nn_status st = NN_OK;
+  *out = NULL;
+  nn_session *s = session_alloc(m, m->graph);
+  if (!s) return nn_errorf(NN_ERR_NOMEM, "out of memory creating session");
+  if (opt) s->opt = *opt;
+  NN_TRY(session_init(s));
+  NN_TRY(set_inputs_list(s, 0));
+
+  /* Plan now when every input shape is static; otherwise at the first run. */
+  int all_static = 1;
+  for (int k = 0; k < s->n_in; k++) {
+    const nn_tensor *tt = &s->g->tensors[s->in_idx[k]];
+    if (tt->ndim < 0 || tt->dtype == NN_UNDEFINED) all_static = 0;
+    for (int d = 0; d < tt->ndim; d++)
+      if (tt->dims[d] < 0) all_static = 0;
+  }
+  if (all_static) {
+    for (int k = 0; k < s->n_in; k++) {
+      const nn_tensor *tt = &s->g->tensors[s->in_idx[k]];
+      nn_value *v = s->vals[s->in_idx[k]];
+      v->dtype = tt->dtype;
+      v->ndim = tt->ndim;
+      memcpy(v->dims, tt->dims, sizeof v->dims);
+      v->nbytes = (size_t)nn_tensor_numel(tt) * nn_dtype_size(tt->dtype);
+      int64_t *pd = s->planned_dims + (size_t)k * (NN_MAX_DIMS + 1);
+      pd[0] = tt->ndim;
+      memcpy(pd + 1, tt->dims, (size_t)tt->ndim * sizeof(int64_t));
+      s->planned_dtype[k] = tt->dtype;
+    }
+    st = plan(s);
+    if (st) {
+      if (s->model->path) nn_error_prefix(st, "%s", s->model->path);
+      goto done;
+    }
+  }
+done:
+  if (st) {
+    nn_session_free(s);
+    return st;
+  }
+  *out = s;
+  return NN_OK;
+}
+
+void nn_session_free(nn_session *s) {
+  if (!s) return;
+  if (s->own) unplan(s);
+  free(s->own);
+  free(s->vals);
+  free(s->order);
+  free(s->ctx);
+  free(s->ptrs);
+  free(s->folded);
+  free(s->deferred);
+  free(s->prepared);
+  free(s->in_idx);
+  free(s->planned_dims);
+  free(s->planned_dtype);
+  free(s->capture_idx);
+  free(s->capture_dims);
+  free(s->outputs);
+  free(s);
+}
+
+int nn_session_input_count(const nn_session *s) { return s->n_in; }
+const char *nn_session_input_name(const nn_session *s, int i) {
+  return i >= 0 && i < s->n_in ? s->g->tensors[s->in_idx[i]].name : NULL;
+}
+int nn_session_output_count(const nn_session *s) { return s->n_out; }
+const char *nn_session_output_name(const nn_session *s, int i) {
+  return i >= 0 && i < s->n_out ? s->g->tensors[s->out_idx[i]].name : NULL;
+}
+size_t nn_session_activation_bytes(const nn_session *s) { return s->arena_size; }
+size_t nn_session_weight_bytes(const nn_session *s) { return s->weight_bytes; }
+const nn_array *nn_session_output(const nn_session *s, int i) {
+  return i >= 0 && i < s->n_out ? &s->outputs[i] : NULL;
+}
+
+/* ---- run ---- */
+
+static int shapes_changed(nn_session *s, const nn_value *const *in) {
+  if (!s->planned) return 1;
+  for (int k = 0; k < s->n_in; k++) {
+    const int64_t *pd = s->planned_dims + (size_t)k * (NN_MAX_DIMS + 1);
+    if (in[k]->dtype != s->planned_dtype[k] || in[k]->ndim != pd[0] ||
+        memcmp(in[k]->dims, pd + 1, (size_t)in[k]->ndim * sizeof(int64_t)))
+      return 1;
+  }
+  /* Captured values of a body: re-plan when their shape changed since planning. */
+  for (int k = 0; k < s->n_captures; k++) {
+    const nn_value *v = s->vals[s->capture_idx[k]];
+    const int64_t *pd = s->capture_dims + (size_t)k * (NN_MAX_DIMS + 2);
+    if (pd[0] != v->dtype || pd[1] != v->ndim ||
+        (v->ndim > 0 && memcmp(v->dims, pd + 2, (size_t)v->ndim * sizeof(int64_t))))
+      return 1;
+  }
+  return 0;
+}
+
+static nn_status execute(nn_session *s) {
+  nn_status st = NN_OK;
+  const nn_graph *g = s->g;
+  for (int oi = 0; oi < g->n_nodes; oi++) {
+    int i = s->order[oi];
+    if (s->folded[i]) continue;
+    nn_op_ctx *c = &s->ctx[i];
+    c->planning = 0;
+    if (s->deferred[i]) {
+      int dyn = 0;
+      st = c->def->infer(c);
+      if (st == NN_INFER_DEFERRED) {
+        dyn = 1; /* the op sizes its outputs itself in run (control flow) */
+        st = NN_OK;
+      }
+      if (st) return st;
+      for (int k = 0; k < c->n_out && !dyn; k++) {
+        nn_value *v = c->out[k];
+        if (!v) continue;
+        v->flags |= NN_V_DYNAMIC;
+        if ((st = nn_session_grow(s, v, v->nbytes))) return st;
+      }
+      if (!s->prepared[i] && c->def->prepare) {
+        c->scratch_size = 0;
+        if ((st = c->def->prepare(c))) return st;
+        s->prepared[i] = 1;
+        if (c->scratch_size > s->scratch_size) {
+          void *p = realloc(s->scratch, c->scratch_size);
+          if (!p) return nn_errorf(NN_ERR_NOMEM, "out of memory");
+          s->scratch = p;
+          s->scratch_size = c->scratch_size;
+        }
+      }
+    }
+    c->scratch = s->scratch;
+    st = c->def->run(c);
+    if (st) return st;
+  }
+  return NN_OK;
+}
+
+static nn_status run_values(nn_session *s, const nn_value *const *in) {
+  nn_status st = NN_OK;
+  for (int k = 0; k < s->n_in; k++)
+    if ((st = check_input(s, s->in_idx[k], in[k], "input"))) return st;
+  if (shapes_changed(s, in)) {
+    unplan(s);
+    for (int k = 0; k < s->n_in; k++) {
+      nn_value *v = s->vals[s->in_idx[k]];
+      v->dtype = in[k]->dtype;
+      v->ndim = in[k]->ndim;
+      memcpy(v->dims, in[k]->dims, sizeof v->dims);
+      v->nbytes = in[k]->nbytes;
+      int64_t *pd = s->planned_dims + (size_t)k * (NN_MAX_DIMS + 1);
+      pd[0] = in[k]->ndim;
+      memcpy(pd + 1, in[k]->dims, (size_t)in[k]->ndim * sizeof(int64_t));
+      s->planned_dtype[k] = in[k]->dtype;
+    }
+    for (int k = 0; k < s->n_captures; k++) {
+      const nn_value *v = s->vals[s->capture_idx[k]];
+      int64_t *pd = s->capture_dims + (size_t)k * (NN_MAX_DIMS + 2);
+      pd[0] = v->dtype;
+      pd[1] = v->ndim;
+      if (v->ndim > 0) memcpy(pd + 2, v->dims, (size_t)v->ndim * sizeof(int64_t));
+    }
+    if ((st = plan(s))) return st;
+  }
+  for (int k = 0; k < s->n_in; k++) {
+    nn_value *v = s->vals[s->in_idx[k]];
+    if (!v->data && (st = nn_session_grow(s, v, in[k]->nbytes))) return st;
+    if (in[k]->dtype == NN_STRING) {
+      /* Strings are copied deeply into owned storage. */
+      int64_t n = nn_value_numel(in[k]);
+      if ((st = nn_session_grow(s, v, in[k]->nbytes))) return st;
+      nn_bytes *d = v->data;
+      const nn_bytes *src = in[k]->data;
+      for (int64_t j = 0; j < n; j++) {
+        d[j].data = nn_strndup(src[j].data, src[j].len);
+        d[j].len = src[j].len;
+      }
+    } else if (in[k]->nbytes) {
+      memcpy(v->data, in[k]->data, in[k]->nbytes);
+    }
+  }
+  if ((st = execute(s))) return st;
+  for (int k = 0; k < s->n_out; k++) {
+    const nn_value *v = s->vals[s->out_idx[k]];
+    nn_array *a = &s->outputs[k];
+    a->dtype = v->dtype;
+    a->ndim = v->ndim < 0 ? 0 : v->ndim;
+    memcpy(a->dims, v->dims, sizeof a->dims);
+    a->data = v->data;
+    a->nbytes = v->nbytes;
+  }
+  return NN_OK;
+}
+
+nn_status nn_session_run(nn_session *s, int n, const char *const *names,
+                         const nn_array *inputs) {
+  nn_status st = NN_OK;
+  nn_value tmp[64];
+  const nn_value *ptr[64];
+  if (s->n_in > 64) return nn_errorf(NN_ERR_UNSUPPORTED, "more than 64 model inputs");
+  for (int k = 0; k < s->n_in; k++) {
+    const char *nm = s->g->tensors[s->in_idx[k]].name;
+    int found = -1;
+    for (int j = 0; j < n; j++)
+      if (names[j] && !strcmp(names[j], nm)) found = j;
+    if (found < 0)
+      return nn_errorf(NN_ERR_INVALID, "input '%s' was not given", nm);
+    const nn_array *a = &inputs[found];
+    if (a->ndim < 0 || a->ndim > NN_MAX_DIMS)
+      return nn_errorf(NN_ERR_INVALID, "input '%s': rank %d unsupported", nm, a->ndim);
+    memset(&tmp[k], 0, sizeof tmp[k]);
+    tmp[k].dtype = a->dtype;
+    tmp[k].ndim = a->ndim;
+    memcpy(tmp[k].dims, a->dims, (size_t)a->ndim * sizeof(int64_t));
+    tmp[k].data = a->data;
+    tmp[k].nbytes = a->nbytes;
+    int64_t numel = nn_array_numel(a);
+    if (numel < 0 || (size_t)numel * nn_dtype_size(a->dtype) != a->nbytes)
+      return nn_errorf(NN_ERR_INVALID, "input '%s': %zu bytes do not match its shape", nm,
+                       a->nbytes);
+    ptr[k] = &tmp[k];
+  }
+  for (int j = 0; j < n; j++) {
+    int known = 0;
+    for (int k = 0; k < s->n_in; k++)
+      known |= names[j] && !strcmp(names[j], s->g->tensors[s->in_idx[k]].name);
+    if (!known)
+      return nn_errorf(NN_ERR_INVALID, "'%s' is not an input of the model",
+                       names[j] ? names[j] : "(null)");
+  }
+  st = run_values(s, ptr);
+  if (st && s->model->path) nn_error_prefix(st, "%s", s->model->path);
+  return st;
+}
+
+int64_t nn_array_numel(const nn_array *a) {
+  int64_t n = 1;
+  for (int i = 0; i < a->ndim; i++) {
+    if (a->dims[i] < 0) return -1;
+    n *= a->dims[i];
+  }
+  return n;
+}
+
+/* ---- nested sessions ---- */
+
+struct nn_subsession {
+  nn_session *s;
+};
+
+nn_status nn_subsession_create(struct nn_session *outer, const nn_graph *body,
+                               nn_subsession **out) {
+  nn_status st = NN_OK;
+  *out = NULL;
+  nn_subsession *ss = calloc(1, sizeof *ss);
+  if (!ss) return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  ss->s = session_alloc(outer->model, body);
+  if (!ss->s) {
+    free(ss);
+    return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  }
+  ss->s->outer = outer;
+  ss->s->opt = outer->opt;
+  NN_TRY(session_init(ss->s));
+  NN_TRY(set_inputs_list(ss->s, 1));
+done:
+  if (st) {
+    nn_subsession_free(ss);
+    return st;
+  }
+  *out = ss;
+  return NN_OK;
+}
+
+nn_status nn_subsession_run(nn_subsession *ss, int n_in, nn_value *const *inputs) {
+  nn_session *s = ss->s;
+  if (n_in != s->n_in)
+    return nn_errorf(NN_ERR_INVALID, "subgraph '%s' takes %d inputs, given %d",
+                     s->g->name ? s->g->name : "", s->n_in, n_in);
+  return run_values(s, (const nn_value *const *)inputs);
+}
+
+nn_value *nn_subsession_output(nn_subsession *ss, int i) {
+  nn_session *s = ss->s;
+  return i >= 0 && i < s->n_out ? s->vals[s->out_idx[i]] : NULL;
+}
+
+void nn_subsession_free(nn_subsession *ss) {
+  if (!ss) return;
+  nn_session_free(ss->s);
+  free(ss);
+}
+
+/* ---- planning for analysis ---- */
+
+nn_status nn_session_create_planned(const nn_model *m, nn_session **out) {
+  nn_status st = NN_OK;
+  nn_session *s = NULL;
+  *out = NULL;
+  NN_TRY(nn_session_create(m, NULL, &s));
+  if (!s->planned) {
+    nn_value tmp[64];
+    if (s->n_in > 64) {
+      st = nn_errorf(NN_ERR_UNSUPPORTED, "more than 64 model inputs");
+      goto done;
+    }
+    for (int k = 0; k < s->n_in; k++) {
+      const nn_tensor *tt = &s->g->tensors[s->in_idx[k]];
+      memset(&tmp[k], 0, sizeof tmp[k]);
+      tmp[k].dtype = tt->dtype == NN_UNDEFINED ? NN_FLOAT : tt->dtype;
+      tmp[k].ndim = tt->ndim < 0 ? 0 : tt->ndim;
+      for (int d = 0; d < tmp[k].ndim; d++) tmp[k].dims[d] = tt->dims[d] < 0 ? 1 : tt->dims[d];
+      int64_t *pd = s->planned_dims + (size_t)k * (NN_MAX_DIMS + 1);
+      pd[0] = tmp[k].ndim;
+      memcpy(pd + 1, tmp[k].dims, (size_t)tmp[k].ndim * sizeof(int64_t));
+      s->planned_dtype[k] = tmp[k].dtype;
+      nn_value *v = s->vals[s->in_idx[k]];
+      v->dtype = tmp[k].dtype;
+      v->ndim = tmp[k].ndim;
+      memcpy(v->dims, tmp[k].dims, sizeof v->dims);
+      v->nbytes = (size_t)nn_value_numel(&tmp[k]) * nn_dtype_size(tmp[k].dtype);
+    }
+    NN_TRY(plan(s));
+  }
+done:
+  if (st) {
+    nn_session_free(s);
+    return st;
+  }
+  *out = s;
+  return NN_OK;
+}
+
+const nn_value *nn_session_value(const nn_session *s, int t) {
+  return t >= 0 && t < s->g->n_tensors ? s->vals[t] : NULL;
+}
+
+int nn_session_node_folded(const nn_session *s, int i) {
+  return i >= 0 && i < s->g->n_nodes && s->folded[i];
+}

@@ -1,0 +1,32 @@
+/*
+ * session.h - internal interface of the executor (see nnopt.h for the public API).
+ */
+#ifndef NN_RUNTIME_SESSION_H
+#define NN_RUNTIME_SESSION_H
+
+#include "ops/op.h"
+
+/* Grow a dynamic value's buffer to at least bytes (growth only; a run whose shapes
+ * repeat does not allocate). */
+nn_status nn_session_grow(struct nn_session *s, nn_value *v, size_t bytes);
+
+/* A nested session executing a subgraph (If/Loop/Scan bodies). Names the body does
+ * not define are looked up in the enclosing session's values at run time. */
+typedef struct nn_subsession nn_subsession;
+nn_status nn_subsession_create(struct nn_session *outer, const nn_graph *body,
+                               nn_subsession **out);
+/* Run the body with the given inputs (by position of body->inputs). Outputs are
+ * available through nn_subsession_output() until the next run. */
+nn_status nn_subsession_run(nn_subsession *s, int n_in, nn_value *const *inputs);
+nn_value *nn_subsession_output(nn_subsession *s, int i);
+void nn_subsession_free(nn_subsession *s);
+
+
+
+/* A session planned for shape inference: unknown/symbolic input dimensions are 1. */
+nn_status nn_session_create_planned(const nn_model *m, nn_session **out);
+/* The value of graph tensor t after planning (shape, dtype; data when known). */
+const nn_value *nn_session_value(const nn_session *s, int t);
+/* Whether node i was folded into a constant at plan time. */
+int nn_session_node_folded(const nn_session *s, int i);
+#endif

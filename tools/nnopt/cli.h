@@ -1,0 +1,35 @@
+/*
+ * cli.h - shared pieces of the nnopt command-line tool (one file per subcommand).
+ */
+#ifndef NNOPT_CLI_H
+#define NNOPT_CLI_H
+
+#include "nnopt.h"
+
+/* Exit codes: 0 success, 1 the check a command performs failed (mismatch, failing
+ * tests), 2 usage error, 3 the library reported an error (message on stderr). */
+enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2, CLI_ERROR = 3 };
+
+/* Print "nnopt: <last library error>" and return CLI_ERROR. */
+int cli_fail(nn_status st);
+/* Print "nnopt <cmd>: <message>" for a usage error and return CLI_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...);
+
+/* Named input tensors gathered from --input arguments. */
+typedef struct cli_inputs {
+  int count;
+  char **names;
+  nn_array *arrays;
+} cli_inputs;
+/* Parse "NAME=FILE" or "FILE" (.npy/.pb/.npz; an .npz adds all its members). A
+ * missing name is filled later from the model's input order. */
+nn_status cli_inputs_add(cli_inputs *in, const char *spec);
+void cli_inputs_free(cli_inputs *in);
+/* Format a shape as "[1,3,224,224]". */
+const char *cli_shape_str(const nn_array *a, char *buf, size_t len);
+
+int cmd_inspect(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_conformance(int argc, char **argv);
+
+#endif
