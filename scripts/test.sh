@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Build nnopt and run the whole test suite: unit tests, ONNX conformance, load/save
+# round trips, peer comparisons with ONNX Runtime, then the unit tests again under
+# AddressSanitizer + UndefinedBehaviorSanitizer, and a bounded fuzzing run.
+# Installs what it needs first (scripts/install-deps.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+jobs=$(nproc)
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNOPT_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNNOPT_SANITIZE=ON -DNNOPT_WERROR=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+ctest --test-dir build-asan -L unit --output-on-failure -j"$jobs"
+
+if [ -x scripts/fuzz.sh ]; then
+  ./scripts/fuzz.sh "${NNOPT_FUZZ_SECONDS:-60}"
+fi
+echo "nnopt: all tests passed"
