@@ -523,3 +523,26 @@ void nn_model_free(nn_model *m) {
   free(m->dir);
   free(m);
 }
+
+/* ---- editing ---- */
+
+void nn_graph_remove_nodes(nn_graph *g, const unsigned char *kill) {
+  int w = 0;
+  for (int i = 0; i < g->n_nodes; i++) {
+    if (kill[i]) {
+      node_clear(&g->nodes[i]);
+      continue;
+    }
+    if (w != i) g->nodes[w] = g->nodes[i];
+    w++;
+  }
+  g->n_nodes = w;
+  nn_graph_build_maps(g, NULL);
+}
+
+void nn_graph_list_remove(int *list, int *n, int t) {
+  int w = 0;
+  for (int i = 0; i < *n; i++)
+    if (list[i] != t) list[w++] = list[i];
+  *n = w;
+}

@@ -204,4 +204,10 @@ int64_t nn_model_opset(const nn_model *m, const char *domain);
 char *nn_strdup(const char *s); /* NULL-safe */
 char *nn_strndup(const char *s, size_t n);
 
+
+/* ---- editing (used by passes) ---- */
+/* Remove the nodes with kill[i] != 0, keeping the order of the others. */
+void nn_graph_remove_nodes(nn_graph *g, const unsigned char *kill);
+/* Remove index t from an ordered list (inputs/outputs/inits/value_infos). */
+void nn_graph_list_remove(int *list, int *n, int t);
 #endif

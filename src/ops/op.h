@@ -68,6 +68,10 @@ struct nn_op_def {
   void (*release)(void *state);
   /* Non-zero for ops that must not be folded at plan time (random, control flow). */
   int no_fold;
+  /* Non-zero for ops whose outputs depend only on input shapes (Shape, Size): they
+   * are folded at plan time whenever those shapes are known; run must not read
+   * input data. */
+  int shape_only;
 };
 
 /* Look up an op implementation; NULL if unsupported. */

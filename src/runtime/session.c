@@ -206,7 +206,7 @@ static nn_status plan(nn_session *s) {
       continue;
     }
     if (st) goto done;
-    if (all_const && !c->def->no_fold) NN_TRY(fold_node(s, i));
+    if ((all_const || c->def->shape_only) && !c->def->no_fold) NN_TRY(fold_node(s, i));
   }
 
   /* Liveness of the remaining (planned) values, in steps of the topological order. */
@@ -761,4 +761,22 @@ const nn_value *nn_session_value(const nn_session *s, int t) {
 
 int nn_session_node_folded(const nn_session *s, int i) {
   return i >= 0 && i < s->g->n_nodes && s->folded[i];
+}
+
+nn_status nn_session_create_constants_only(const nn_model *m, nn_session **out) {
+  nn_status st = NN_OK;
+  *out = NULL;
+  nn_session *s = session_alloc(m, m->graph);
+  if (!s) return nn_errorf(NN_ERR_NOMEM, "out of memory creating session");
+  NN_TRY(session_init(s));
+  NN_TRY(set_inputs_list(s, 0));
+  for (int k = 0; k < s->n_in; k++) s->vals[s->in_idx[k]]->ndim = -1;
+  NN_TRY(plan(s));
+done:
+  if (st) {
+    nn_session_free(s);
+    return st;
+  }
+  *out = s;
+  return NN_OK;
 }

@@ -25,6 +25,9 @@ void nn_subsession_free(nn_subsession *s);
 
 /* A session planned for shape inference: unknown/symbolic input dimensions are 1. */
 nn_status nn_session_create_planned(const nn_model *m, nn_session **out);
+/* A session planned with the inputs' values and shapes unknown: only what follows
+ * from constants is inferred and folded. */
+nn_status nn_session_create_constants_only(const nn_model *m, nn_session **out);
 /* The value of graph tensor t after planning (shape, dtype; data when known). */
 const nn_value *nn_session_value(const nn_session *s, int t);
 /* Whether node i was folded into a constant at plan time. */

@@ -31,5 +31,6 @@ const char *cli_shape_str(const nn_array *a, char *buf, size_t len);
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_conformance(int argc, char **argv);
+int cmd_simplify(int argc, char **argv);
 
 #endif

@@ -18,6 +18,8 @@ static const command g_commands[] = {
     {"inspect", cmd_inspect, "MODEL [--json]: opsets, I/O, ops, parameters, MACs"},
     {"run", cmd_run,
      "MODEL --input NAME=FILE ... [--output-dir DIR] [--compare REF]: execute a model"},
+    {"simplify", cmd_simplify,
+     "IN -o OUT: fold constants, remove dead nodes, record shapes, save"},
     {"conformance", cmd_conformance,
      "DIR... [--filter S] [-v]: run ONNX backend node tests and compare outputs"},
 };

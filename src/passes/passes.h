@@ -1,0 +1,25 @@
+/*
+ * passes.h - graph transformations. Each pass is one file, takes a model and rewrites
+ * its main graph in place, and reports what it changed.
+ */
+#ifndef NN_PASSES_PASSES_H
+#define NN_PASSES_PASSES_H
+
+#include "core/graph.h"
+
+/* Record inferred dtypes and shapes of intermediate tensors in the IR (saved as
+ * value_info). Dims are recorded only when every model input shape is static; with
+ * symbolic inputs only dtype and rank are. *n_tensors: tensors updated. */
+nn_status nn_pass_infer_shapes(nn_model *m, int *n_tensors);
+
+/* Evaluate nodes whose inputs are all constant (initializers, Constant nodes, and
+ * their folded results) and replace them by initializers. Outputs much larger than
+ * their inputs (ConstantOfShape, Expand, Tile of small constants) stay computed at
+ * run time unless a folded consumer needs them. *n_folded: nodes removed. */
+nn_status nn_pass_fold_constants(nn_model *m, int *n_folded);
+
+/* Remove nodes none of whose outputs are used (by nodes, subgraphs or graph outputs)
+ * and initializers nothing uses. *n_removed: nodes removed. */
+nn_status nn_pass_eliminate_dead(nn_model *m, int *n_removed);
+
+#endif
