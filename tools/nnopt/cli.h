@@ -32,5 +32,6 @@ int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_conformance(int argc, char **argv);
 int cmd_simplify(int argc, char **argv);
+int cmd_ops(int argc, char **argv);
 
 #endif

@@ -20,6 +20,7 @@ static const command g_commands[] = {
      "MODEL --input NAME=FILE ... [--output-dir DIR] [--compare REF]: execute a model"},
     {"simplify", cmd_simplify,
      "IN -o OUT: fold constants, remove dead nodes, record shapes, save"},
+    {"ops", cmd_ops, ": list the ops the runtime supports"},
     {"conformance", cmd_conformance,
      "DIR... [--filter S] [-v]: run ONNX backend node tests and compare outputs"},
 };
