@@ -44,7 +44,14 @@ struct nn_session {
   size_t weight_bytes;
   nn_array *outputs;
   nn_session_options opt;
+  nn_value_observer observer;
+  void *observer_user;
 };
+
+void nn_session_set_observer(struct nn_session *s, nn_value_observer fn, void *user) {
+  s->observer = fn;
+  s->observer_user = user;
+}
 
 /* ---- values ---- */
 
@@ -556,6 +563,9 @@ static nn_status execute(nn_session *s) {
     c->scratch = s->scratch;
     st = c->def->run(c);
     if (st) return st;
+    if (s->observer)
+      for (int k = 0; k < c->n_out; k++)
+        if (c->out[k]) s->observer(s->observer_user, g->nodes[i].outputs[k], c->out[k]);
   }
   return NN_OK;
 }
@@ -603,6 +613,9 @@ static nn_status run_values(nn_session *s, const nn_value *const *in) {
       memcpy(v->data, in[k]->data, in[k]->nbytes);
     }
   }
+  if (s->observer)
+    for (int k = 0; k < s->n_in; k++)
+      s->observer(s->observer_user, s->in_idx[k], s->vals[s->in_idx[k]]);
   if ((st = execute(s))) return st;
   for (int k = 0; k < s->n_out; k++) {
     const nn_value *v = s->vals[s->out_idx[k]];

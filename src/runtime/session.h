@@ -23,6 +23,12 @@ void nn_subsession_free(nn_subsession *s);
 
 
 
+/* Called after every node with each output it produced (and once per run for each
+ * graph input), for calibration and debugging. The value is valid only during the
+ * call. NULL removes the observer. */
+typedef void (*nn_value_observer)(void *user, int tensor, const nn_value *v);
+void nn_session_set_observer(struct nn_session *s, nn_value_observer fn, void *user);
+
 /* A session planned for shape inference: unknown/symbolic input dimensions are 1. */
 nn_status nn_session_create_planned(const nn_model *m, nn_session **out);
 /* A session planned with the inputs' values and shapes unknown: only what follows
