@@ -184,6 +184,10 @@ void nn_session_free(nn_session *s);
 
 int nn_session_input_count(const nn_session *s);
 const char *nn_session_input_name(const nn_session *s, int i);
+/* Declared dtype and shape of input i (dims[k] = -1 where symbolic or unknown; *ndim
+ * = -1 when the rank is unknown). */
+nn_status nn_session_input_info(const nn_session *s, int i, nn_dtype *dtype, int *ndim,
+                                int64_t *dims);
 int nn_session_output_count(const nn_session *s);
 const char *nn_session_output_name(const nn_session *s, int i);
 
@@ -201,6 +205,160 @@ size_t nn_session_weight_bytes(const nn_session *s);
 /* Names of the ops the runtime supports, for the domain ("" for ai.onnx), as a
  * NULL-terminated static array. */
 const char *const *nn_supported_ops(void);
+
+/* ---------------------------------------------------------------------------------
+ * Datasets and evaluation
+ *
+ * A dataset is an indexed collection of samples. A sample is a set of named input
+ * arrays (one per model input, e.g. input_ids + attention_mask for BERT), each with
+ * a leading batch dimension of 1, and an optional label. Calibration, evaluation
+ * and training read data through it alike.
+ *
+ * SPEC grammar:  KIND ':' PATH { ',' KEY '=' VALUE }
+ *   PATH may not contain ','; lists inside a VALUE are separated by ':' (numbers,
+ *   e.g. mean=0.485:0.456:0.406) or '+' (names, e.g. inputs=input_ids+attention_mask).
+ *   An unknown KEY is an error. Common keys:
+ *     name=S       name of the (single) input array, default "input"
+ *     labels=...   where labels come from (see each kind); no labels when absent
+ *
+ *  idx:IMAGES[,labels=LABELS]      IDX files ((Fashion-)MNIST), gzipped or plain.
+ *     Images [N,H,W] or [N,H,W,C] of any IDX type; labels [N] integers -> int64 [1].
+ *     Accepts the image keys below (channels defaults to the file's).
+ *  npz:FILE[,inputs=A+B][,labels=L]  arrays of an .npz; dim 0 indexes samples (all
+ *     arrays must agree on it). inputs defaults to every member except labels;
+ *     samples keep the stored dtype. Also npy:FILE[,labels=FILE2.npy].
+ *  images:DIR_OR_LIST[,labels=FILE][,masks=DIR]  PNG/JPEG/BMP/TGA/GIF/PNM images.
+ *     DIR: every image under DIR in sorted order; when DIR has sub-folders, their
+ *     sorted names are the classes (label = index, as torchvision's ImageFolder).
+ *     A file (or labels=FILE): one sample per line "PATH<TAB>LABEL" (or "PATH LABEL";
+ *     PATH relative to the file's folder): integer labels give int64 [1], any other
+ *     text gives a string label (OCR). masks=DIR: label = DIR/<stem>.png as int64
+ *     [1,H,W] class ids, resized (nearest) and cropped like the image.
+ *  tsv:FILE,vocab=VOCAB[,seq=128][,text=COL][,label=COL]  sentences -> BERT
+ *     WordPiece (uncased) token ids: input_ids, attention_mask, token_type_ids, each
+ *     int64 [1,seq] ([CLS] ... [SEP] [PAD]...); label int64 [1]. COL is a header name
+ *     or 0-based index; defaults: header "label" and the other column. lower=0 keeps
+ *     case; dtype=int32 changes the id type.
+ *  wav:DIR_OR_LIST[,rate=16000][,length=N]  RIFF WAVE (PCM 8/16/24/32, float32/64;
+ *     channels averaged to mono), resampled (windowed sinc) to rate -> float32 [1,N].
+ *     length=N zero-pads or truncates to N samples. A list file has lines
+ *     "PATH[<TAB>LABEL]": an integer label gives int64 [1]; speech segments in
+ *     seconds "0.50-1.20 2.00-3.10" give a uint8 [1,N] per-sample speech mask (VAD);
+ *     other text gives a string label (ASR). label=class|segments|text forces one.
+ *
+ *  Image keys (images: and idx:), applied in this order on pixel values 0..255:
+ *     channels=rgb|bgr|gray   color order of the output (gray: ITU-R 601 luma)
+ *     size=S | size=WxH       resize (bilinear; S: shorter side to S, aspect kept;
+ *                             WxH: exactly), antialias=1 filters when shrinking as PIL
+ *                             and torchvision do (0: plain bilinear, as OpenCV)
+ *     keep_aspect=1           with size=WxH: scale to height H, width at most W,
+ *                             then pad on the right to W (PaddleOCR recognition)
+ *     crop=S | crop=WxH       center crop (torchvision CenterCrop)
+ *     pad=P                   pad P pixels on every side with pad_value (default 0)
+ *     scale=F                 multiply (default 1/255)
+ *     mean=M[:M:M], std=S[:S:S]  then (x - mean[c]) / std[c] (defaults 0 and 1)
+ *     layout=nchw|nhwc        default nchw
+ *     dtype=float32|uint8     uint8 skips scale/mean/std (default float32)
+ *   Example (the Fashion-MNIST fixture):
+ *     idx:t10k-images-idx3-ubyte.gz,labels=t10k-labels-idx1-ubyte.gz,pad=2,
+ *         mean=0.2860,std=0.3530
+ * --------------------------------------------------------------------------------- */
+typedef struct nn_dataset nn_dataset;
+
+typedef struct nn_dataset_options {
+  int64_t limit; /* > 0: use only the first limit samples */
+} nn_dataset_options;
+
+/* Open the dataset a SPEC names. Cheap readers (IDX, npz, TSV) load and check all
+ * records here; images and audio are decoded at nn_dataset_get. opt may be NULL. */
+nn_status nn_dataset_open(const char *spec, const nn_dataset_options *opt, nn_dataset **out);
+void nn_dataset_free(nn_dataset *ds);
+
+/* Number of samples. */
+int64_t nn_dataset_count(const nn_dataset *ds);
+/* Input arrays per sample, and their names (owned by the dataset). */
+int nn_dataset_input_count(const nn_dataset *ds);
+const char *nn_dataset_input_name(const nn_dataset *ds, int i);
+/* 1 when samples carry labels. */
+int nn_dataset_has_labels(const nn_dataset *ds);
+/* Human-readable name of label value v (class folder name), or NULL when none. */
+const char *nn_dataset_class_name(const nn_dataset *ds, int64_t v);
+
+/* A batch of samples: inputs[i] is named nn_dataset_input_name(ds, i) and has
+ * leading dimension n; label.dtype is NN_UNDEFINED when there are no labels. The
+ * caller owns the arrays and releases them with nn_batch_release. */
+typedef struct nn_batch {
+  int64_t first, n;
+  int count;
+  nn_array *inputs;
+  nn_array label;
+} nn_batch;
+
+/* Samples first .. first+n-1 stacked along dimension 0. All must have the same
+ * shapes (else NN_ERR_INVALID naming the record). A failing record is named in the
+ * error ("dir/cat/3.png: record 17: ..."). */
+nn_status nn_dataset_get(nn_dataset *ds, int64_t first, int64_t n, nn_batch *out);
+void nn_batch_release(nn_batch *b);
+
+/* Metrics accumulate over batches of (model output, label) pairs.
+ *   top1, top5   output [N,C...] scores (flattened per sample), label [N] class ids;
+ *                value = share of samples whose label is among the k best scores
+ *   accuracy     as top1; an output of one score per sample is a logit (> 0 is 1)
+ *   f1           as accuracy, value = F1: binary (positive class 1) when there are
+ *                2 classes, macro average otherwise (options.average overrides)
+ *   miou         output [N,C,H,W] scores (bilinearly resized to the mask when sizes
+ *                differ), label [N,H,W] class ids (ids outside 0..C-1 ignored);
+ *                value = mean over classes present of IoU
+ *   cer          output [N,T,C] CTC scores decoded greedily (blank = 0, class k ->
+ *                charset line k, classes past the list are a space), label strings;
+ *                value = total edit distance / total reference length (characters)
+ *   vad-f1       output [N,T] (or [N,T,1], [N,1,T]) speech probabilities, label
+ *                [N,S] per-sample speech mask; frame t covers samples t*S/T ..
+ *                (t+1)*S/T and is speech when most of them are; threshold 0.5;
+ *                value = F1 of the speech frames
+ * Values are fractions (0.9341 for 93.41%). */
+typedef struct nn_metric nn_metric;
+
+typedef struct nn_metric_options {
+  const char *charset;  /* cer: file with one character per line (PaddleOCR keys) */
+  const char *average;  /* f1: "binary" or "macro" (NULL: by class count) */
+  int positive;         /* f1 binary: positive class (default 1) */
+  double threshold;     /* vad-f1: speech threshold (0: 0.5) */
+} nn_metric_options;
+
+/* name: one of the names above. opt may be NULL. */
+nn_status nn_metric_create(const char *name, const nn_metric_options *opt, nn_metric **out);
+void nn_metric_free(nn_metric *m);
+nn_status nn_metric_update(nn_metric *m, const nn_array *output, const nn_array *label);
+const char *nn_metric_name(const nn_metric *m);
+/* The value over all updates so far (0 before any) and the number of samples. */
+double nn_metric_value(const nn_metric *m);
+int64_t nn_metric_samples(const nn_metric *m);
+/* Secondary values (accuracy next to f1, exact-match rate next to cer, ...):
+ * returns the count; name/value of extra i (i < count). */
+int nn_metric_extra(const nn_metric *m, int i, const char **name, double *value);
+
+/* Run a model over a dataset and score it. Dataset inputs are matched to model
+ * inputs by name, then in order; extra dataset inputs (e.g. token_type_ids) are
+ * skipped, and integer/float arrays are converted to the model's input dtype. */
+typedef struct nn_eval_options {
+  int64_t limit;      /* > 0: first limit samples only */
+  int batch;          /* samples per run (0: 1); > 1 needs a symbolic batch dim */
+  int threads;        /* session threads */
+  const char *output; /* model output scored (NULL: the first) */
+  /* Called after each batch with samples done and total (may be NULL). */
+  void (*progress)(void *user, int64_t done, int64_t total);
+  void *user;
+} nn_eval_options;
+
+typedef struct nn_eval_result {
+  double value;    /* metric value (fraction) */
+  int64_t samples; /* samples scored */
+  double seconds;  /* wall time of the runs and metric updates */
+} nn_eval_result;
+
+nn_status nn_evaluate(const nn_model *model, nn_dataset *ds, nn_metric *metric,
+                      const nn_eval_options *opt, nn_eval_result *out);
 
 #ifdef __cplusplus
 }

@@ -22,4 +22,8 @@ nn_status nn_pass_fold_constants(nn_model *m, int *n_folded);
  * and initializers nothing uses. *n_removed: nodes removed. */
 nn_status nn_pass_eliminate_dead(nn_model *m, int *n_removed);
 
+/* Fold inference-mode BatchNormalization into the preceding Conv, ConvTranspose or
+ * Gemm (float32 constants, the conv output read only by the BN). */
+nn_status nn_pass_fold_batchnorm(nn_model *m, int *n_folded);
+
 #endif

@@ -495,6 +495,17 @@ int nn_session_input_count(const nn_session *s) { return s->n_in; }
 const char *nn_session_input_name(const nn_session *s, int i) {
   return i >= 0 && i < s->n_in ? s->g->tensors[s->in_idx[i]].name : NULL;
 }
+nn_status nn_session_input_info(const nn_session *s, int i, nn_dtype *dtype, int *ndim,
+                                int64_t *dims) {
+  if (i < 0 || i >= s->n_in)
+    return nn_errorf(NN_ERR_INVALID, "input index %d out of range (%d inputs)", i, s->n_in);
+  const nn_tensor *t = &s->g->tensors[s->in_idx[i]];
+  if (dtype) *dtype = t->dtype;
+  if (ndim) *ndim = t->ndim;
+  for (int d = 0; dims && d < t->ndim; d++) dims[d] = t->dims[d];
+  return NN_OK;
+}
+
 int nn_session_output_count(const nn_session *s) { return s->n_out; }
 const char *nn_session_output_name(const nn_session *s, int i) {
   return i >= 0 && i < s->n_out ? s->g->tensors[s->out_idx[i]].name : NULL;

@@ -1,5 +1,5 @@
 /*
- * cmd_simplify.c - `nnopt simplify IN -o OUT`: fold constants, remove dead nodes,
+ * cmd_simplify.c - `nnopt simplify IN -o OUT`: fold constants and batch norms, remove dead nodes,
  * record inferred shapes, and save (atomically; never over the input unless named).
  */
 #include <stdio.h>
@@ -30,18 +30,20 @@ int cmd_simplify(int argc, char **argv) {
   }
   if (!in || !out) return cli_usage("simplify", "usage: nnopt simplify IN.onnx -o OUT.onnx");
   nn_model *m = NULL;
-  int folded = 0, removed = 0, typed = 0;
+  int folded = 0, removed = 0, typed = 0, bn = 0;
   nn_status st = nn_model_load(in, &m);
   int before = st ? 0 : m->graph->n_nodes;
   if (!st && fold) st = nn_pass_fold_constants(m, &folded);
+  if (!st && fold) st = nn_pass_fold_batchnorm(m, &bn);
   if (!st && dce) st = nn_pass_eliminate_dead(m, &removed);
   if (!st && shapes) st = nn_pass_infer_shapes(m, &typed);
   nn_save_options opt = {0};
   opt.allow_overwrite_input = !strcmp(in, out); /* named explicitly as the output */
   if (!st) st = nn_model_save(m, out, &opt);
   if (!st)
-    printf("%s: %d nodes -> %d (%d folded, %d dead removed), %d shapes recorded\n", out,
-           before, m->graph->n_nodes, folded, removed, typed);
+    printf("%s: %d nodes -> %d (%d folded, %d batch norms folded, %d dead removed), "
+           "%d shapes recorded\n",
+           out, before, m->graph->n_nodes, folded, bn, removed, typed);
   nn_model_free(m);
   return st ? cli_fail(st) : CLI_OK;
 }

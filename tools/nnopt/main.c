@@ -22,7 +22,7 @@ static const command g_commands[] = {
      "IN -o OUT: fold constants, remove dead nodes, record shapes, save"},
     {"ops", cmd_ops, ": list the ops the runtime supports"},
     {"conformance", cmd_conformance,
-     "DIR... [--filter S] [-v]: run ONNX backend node tests and compare outputs"},
+     "DIR... [--filter S] [--skip NAME] [-v]: run ONNX backend tests, compare outputs"},
 };
 
 int cli_fail(nn_status st) {

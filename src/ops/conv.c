@@ -1,0 +1,288 @@
+/*
+ * conv.c - Conv and ConvTranspose (opsets 1-18): attribute validation, padding and
+ * output-shape rules (explicit pads, auto_pad SAME_UPPER/SAME_LOWER/VALID, output_shape
+ * and output_padding), then the reference kernels of kernels/ref/conv.c.
+ */
+#include <string.h>
+
+#include "kernels/ref/conv.h"
+#include "ops/op.h"
+
+enum { AP_NOTSET, AP_SAME_UPPER, AP_SAME_LOWER, AP_VALID };
+
+static nn_status parse_auto_pad(nn_op_ctx *ctx, int *out) {
+  const char *ap = nn_attr_string(ctx->node, "auto_pad", "NOTSET");
+  if (!strcmp(ap, "NOTSET") || !*ap)
+    *out = AP_NOTSET;
+  else if (!strcmp(ap, "SAME_UPPER"))
+    *out = AP_SAME_UPPER;
+  else if (!strcmp(ap, "SAME_LOWER"))
+    *out = AP_SAME_LOWER;
+  else if (!strcmp(ap, "VALID"))
+    *out = AP_VALID;
+  else
+    return nn_op_error(ctx, NN_ERR_INVALID,
+                       "attribute 'auto_pad' is '%s', expected NOTSET, SAME_UPPER, "
+                       "SAME_LOWER or VALID", ap);
+  return NN_OK;
+}
+
+/* An optional INTS attribute with exactly n values (each >= min), or dflt. */
+static nn_status ints_attr(nn_op_ctx *ctx, const char *name, int n, int64_t dflt,
+                           int64_t min, int64_t *out, int *present) {
+  const int64_t *v;
+  int c = nn_attr_ints(ctx->node, name, &v);
+  if (present) *present = c >= 0;
+  if (c < 0) {
+    for (int i = 0; i < n; i++) out[i] = dflt;
+    return NN_OK;
+  }
+  if (c != n)
+    return nn_op_error(ctx, NN_ERR_INVALID, "attribute '%s' has %d values, expected %d",
+                       name, c, n);
+  for (int i = 0; i < n; i++) {
+    if (v[i] < min)
+      return nn_op_error(ctx, NN_ERR_INVALID, "attribute '%s'[%d] is %lld, expected >= %lld",
+                         name, i, (long long)v[i], (long long)min);
+    out[i] = v[i];
+  }
+  return NN_OK;
+}
+
+/* Common checks of X and W; fills batch/channels/group and the spatial rank. */
+static nn_status check_inputs(nn_op_ctx *ctx, int transpose, nn_conv_params *p, int *nsp) {
+  const nn_value *x = nn_in(ctx, 0), *w = nn_in(ctx, 1), *b = nn_in(ctx, 2);
+  if (!x || !w)
+    return nn_op_error(ctx, NN_ERR_INVALID, "inputs 'X' and 'W' are required");
+  if (x->dtype != NN_FLOAT && x->dtype != NN_DOUBLE)
+    return nn_op_error(ctx, NN_ERR_UNSUPPORTED, "input 'X' has dtype %s (float32, float64 "
+                       "supported)", nn_dtype_name(x->dtype));
+  if (w->dtype != x->dtype)
+    return nn_op_error(ctx, NN_ERR_INVALID, "input 'W' has dtype %s, 'X' has %s",
+                       nn_dtype_name(w->dtype), nn_dtype_name(x->dtype));
+  if (x->ndim < 3 || x->ndim > 2 + NN_CONV_SP)
+    return nn_op_error(ctx, NN_ERR_UNSUPPORTED,
+                       "input 'X' has rank %d, expected 3 to %d (N, C, 1 to 3 spatial dims)",
+                       x->ndim, 2 + NN_CONV_SP);
+  if (w->ndim != x->ndim)
+    return nn_op_error(ctx, NN_ERR_INVALID, "input 'W' has rank %d, expected %d like 'X'",
+                       w->ndim, x->ndim);
+  *nsp = x->ndim - 2;
+  p->batch = x->dims[0];
+  p->in_ch = x->dims[1];
+  p->group = nn_attr_int(ctx->node, "group", 1);
+  if (p->group < 1)
+    return nn_op_error(ctx, NN_ERR_INVALID, "attribute 'group' is %lld, expected >= 1",
+                       (long long)p->group);
+  if (!transpose) {
+    p->out_ch = w->dims[0];
+    if (p->in_ch % p->group || p->out_ch % p->group || w->dims[1] * p->group != p->in_ch)
+      return nn_op_error(ctx, NN_ERR_INVALID,
+                         "input 'X' has %lld channels and 'W' has shape [%lld, %lld, ...]: "
+                         "incompatible with group %lld",
+                         (long long)p->in_ch, (long long)w->dims[0], (long long)w->dims[1],
+                         (long long)p->group);
+  } else {
+    p->out_ch = w->dims[1] * p->group;
+    if (w->dims[0] != p->in_ch || p->in_ch % p->group)
+      return nn_op_error(ctx, NN_ERR_INVALID,
+                         "input 'W' has %lld input channels, 'X' has %lld (group %lld)",
+                         (long long)w->dims[0], (long long)p->in_ch, (long long)p->group);
+  }
+  if (b) {
+    if (b->dtype != x->dtype)
+      return nn_op_error(ctx, NN_ERR_INVALID, "input 'B' has dtype %s, expected %s",
+                         nn_dtype_name(b->dtype), nn_dtype_name(x->dtype));
+    if (b->ndim != 1 || b->dims[0] != p->out_ch)
+      return nn_op_error(ctx, NN_ERR_INVALID, "input 'B' must be 1-D with %lld values",
+                         (long long)p->out_ch);
+  }
+  for (int d = 0; d < NN_CONV_SP; d++) {
+    p->in[d] = p->out[d] = p->kernel[d] = p->stride[d] = p->dilation[d] = 1;
+    p->pad_begin[d] = 0;
+  }
+  const int64_t *ks;
+  int nks = nn_attr_ints(ctx->node, "kernel_shape", &ks);
+  if (nks >= 0 && nks != *nsp)
+    return nn_op_error(ctx, NN_ERR_INVALID, "attribute 'kernel_shape' has %d values, "
+                       "expected %d", nks, *nsp);
+  for (int d = 0; d < *nsp; d++) {
+    if (nks >= 0 && ks[d] != w->dims[2 + d])
+      return nn_op_error(ctx, NN_ERR_INVALID,
+                         "attribute 'kernel_shape'[%d] is %lld but 'W' has %lld", d,
+                         (long long)ks[d], (long long)w->dims[2 + d]);
+    if (w->dims[2 + d] < 1)
+      return nn_op_error(ctx, NN_ERR_INVALID, "input 'W' has an empty kernel");
+  }
+  return NN_OK;
+}
+
+/* Resolve the whole Conv problem; outdims receives the output shape. */
+static nn_status conv_setup(nn_op_ctx *ctx, nn_conv_params *p, int64_t *outdims) {
+  int nsp, ap;
+  int64_t st[NN_CONV_SP], dl[NN_CONV_SP], pads[2 * NN_CONV_SP];
+  nn_status s;
+  if ((s = check_inputs(ctx, 0, p, &nsp))) return s;
+  if ((s = parse_auto_pad(ctx, &ap))) return s;
+  if ((s = ints_attr(ctx, "strides", nsp, 1, 1, st, NULL))) return s;
+  if ((s = ints_attr(ctx, "dilations", nsp, 1, 1, dl, NULL))) return s;
+  if ((s = ints_attr(ctx, "pads", 2 * nsp, 0, 0, pads, NULL))) return s;
+  const nn_value *x = nn_in(ctx, 0), *w = nn_in(ctx, 1);
+  const int off = NN_CONV_SP - nsp; /* 1-D/2-D problems fill the trailing dims */
+  outdims[0] = p->batch;
+  outdims[1] = p->out_ch;
+  for (int d = 0; d < nsp; d++) {
+    const int64_t in = x->dims[2 + d], k = w->dims[2 + d];
+    const int64_t ek = (k - 1) * dl[d] + 1; /* dilated kernel extent */
+    int64_t pb = pads[d], pe = pads[d + nsp], out;
+    if (ap == AP_SAME_UPPER || ap == AP_SAME_LOWER) {
+      out = (in + st[d] - 1) / st[d];
+      int64_t total = (out - 1) * st[d] + ek - in;
+      if (total < 0) total = 0;
+      pb = ap == AP_SAME_UPPER ? total / 2 : total - total / 2;
+    } else {
+      if (ap == AP_VALID) pb = pe = 0;
+      if (in + pb + pe < ek)
+        return nn_op_error(ctx, NN_ERR_INVALID,
+                           "spatial dim %d: input %lld plus pads %lld+%lld is smaller than "
+                           "the dilated kernel %lld", d, (long long)in, (long long)pb,
+                           (long long)pe, (long long)ek);
+      out = (in + pb + pe - ek) / st[d] + 1;
+    }
+    outdims[2 + d] = out;
+    p->in[off + d] = in;
+    p->out[off + d] = out;
+    p->kernel[off + d] = k;
+    p->stride[off + d] = st[d];
+    p->dilation[off + d] = dl[d];
+    p->pad_begin[off + d] = pb;
+  }
+  return NN_OK;
+}
+
+static nn_status conv_infer(nn_op_ctx *ctx) {
+  nn_conv_params p;
+  int64_t od[2 + NN_CONV_SP];
+  nn_status s = conv_setup(ctx, &p, od);
+  if (s) return s;
+  return nn_value_set(ctx, nn_out(ctx, 0), nn_in(ctx, 0)->dtype, nn_in(ctx, 0)->ndim, od);
+}
+
+static nn_status conv_prepare(nn_op_ctx *ctx) {
+  nn_conv_params p;
+  int64_t od[2 + NN_CONV_SP];
+  nn_status s = conv_setup(ctx, &p, od);
+  if (s) return s;
+  ctx->scratch_size = nn_conv_scratch_elems(&p) * nn_dtype_size(nn_in(ctx, 0)->dtype);
+  return NN_OK;
+}
+
+static nn_status conv_run(nn_op_ctx *ctx) {
+  nn_conv_params p;
+  int64_t od[2 + NN_CONV_SP];
+  nn_status s = conv_setup(ctx, &p, od);
+  if (s) return s;
+  const nn_value *x = nn_in(ctx, 0), *w = nn_in(ctx, 1), *b = nn_in(ctx, 2);
+  nn_value *y = nn_out(ctx, 0);
+  if (!y || !nn_value_numel(y)) return NN_OK;
+  size_t es = nn_dtype_size(x->dtype);
+  size_t scratch_elems = ctx->scratch ? ctx->scratch_size / es : 0;
+  if (x->dtype == NN_FLOAT)
+    nn_f32_conv__ref(&p, x->data, w->data, b ? b->data : NULL, y->data, ctx->scratch,
+                     scratch_elems);
+  else
+    nn_f64_conv__ref(&p, x->data, w->data, b ? b->data : NULL, y->data, ctx->scratch,
+                     scratch_elems);
+  return NN_OK;
+}
+
+NN_OP(Conv) = {.op_type = "Conv", .domain = "", .infer = conv_infer,
+               .prepare = conv_prepare, .run = conv_run};
+
+/* ---- ConvTranspose ---- */
+
+static nn_status convt_setup(nn_op_ctx *ctx, nn_conv_params *p, int64_t *outdims) {
+  int nsp, ap, has_os;
+  int64_t st[NN_CONV_SP], dl[NN_CONV_SP], pads[2 * NN_CONV_SP], opad[NN_CONV_SP];
+  nn_status s;
+  if ((s = check_inputs(ctx, 1, p, &nsp))) return s;
+  if ((s = parse_auto_pad(ctx, &ap))) return s;
+  if ((s = ints_attr(ctx, "strides", nsp, 1, 1, st, NULL))) return s;
+  if ((s = ints_attr(ctx, "dilations", nsp, 1, 1, dl, NULL))) return s;
+  if ((s = ints_attr(ctx, "pads", 2 * nsp, 0, 0, pads, NULL))) return s;
+  if ((s = ints_attr(ctx, "output_padding", nsp, 0, 0, opad, NULL))) return s;
+  /* output_shape holds the spatial dims, or (as some exporters write) all dims. */
+  const int64_t *os;
+  int nos = nn_attr_ints(ctx->node, "output_shape", &os);
+  has_os = nos >= 0;
+  if (has_os) {
+    if (nos == nsp + 2)
+      os += 2;
+    else if (nos != nsp)
+      return nn_op_error(ctx, NN_ERR_INVALID, "attribute 'output_shape' has %d values, "
+                         "expected %d", nos, nsp);
+  }
+  const nn_value *x = nn_in(ctx, 0), *w = nn_in(ctx, 1);
+  const int off = NN_CONV_SP - nsp;
+  outdims[0] = p->batch;
+  outdims[1] = p->out_ch;
+  for (int d = 0; d < nsp; d++) {
+    const int64_t in = x->dims[2 + d], k = w->dims[2 + d];
+    const int64_t ek = (k - 1) * dl[d] + 1;
+    if (opad[d] >= st[d] && opad[d] >= dl[d])
+      return nn_op_error(ctx, NN_ERR_INVALID, "attribute 'output_padding'[%d] is %lld, must "
+                         "be smaller than the stride or the dilation", d, (long long)opad[d]);
+    const int64_t full = st[d] * (in - 1) + opad[d] + ek; /* output size without pads */
+    int64_t pb = pads[d], pe = pads[d + nsp], out;
+    if (has_os || ap == AP_SAME_UPPER || ap == AP_SAME_LOWER) {
+      out = has_os ? os[d] : in * st[d];
+      if (out < 0)
+        return nn_op_error(ctx, NN_ERR_INVALID, "attribute 'output_shape'[%d] is negative", d);
+      /* A target larger than the full output keeps pads at 0: the extra positions
+       * at the end receive only the bias. */
+      int64_t total = full - out;
+      if (total < 0) total = 0;
+      pb = ap == AP_SAME_UPPER ? total / 2 : total - total / 2;
+    } else {
+      if (ap == AP_VALID) pb = pe = 0;
+      out = full - pb - pe;
+      if (out < 0)
+        return nn_op_error(ctx, NN_ERR_INVALID, "spatial dim %d: pads %lld+%lld exceed the "
+                           "output size %lld", d, (long long)pb, (long long)pe, (long long)full);
+    }
+    outdims[2 + d] = out;
+    p->in[off + d] = in;
+    p->out[off + d] = out;
+    p->kernel[off + d] = k;
+    p->stride[off + d] = st[d];
+    p->dilation[off + d] = dl[d];
+    p->pad_begin[off + d] = pb;
+  }
+  return NN_OK;
+}
+
+static nn_status convt_infer(nn_op_ctx *ctx) {
+  nn_conv_params p;
+  int64_t od[2 + NN_CONV_SP];
+  nn_status s = convt_setup(ctx, &p, od);
+  if (s) return s;
+  return nn_value_set(ctx, nn_out(ctx, 0), nn_in(ctx, 0)->dtype, nn_in(ctx, 0)->ndim, od);
+}
+
+static nn_status convt_run(nn_op_ctx *ctx) {
+  nn_conv_params p;
+  int64_t od[2 + NN_CONV_SP];
+  nn_status s = convt_setup(ctx, &p, od);
+  if (s) return s;
+  const nn_value *x = nn_in(ctx, 0), *w = nn_in(ctx, 1), *b = nn_in(ctx, 2);
+  nn_value *y = nn_out(ctx, 0);
+  if (!y || !nn_value_numel(y)) return NN_OK;
+  if (x->dtype == NN_FLOAT)
+    nn_f32_conv_transpose__ref(&p, x->data, w->data, b ? b->data : NULL, y->data);
+  else
+    nn_f64_conv_transpose__ref(&p, x->data, w->data, b ? b->data : NULL, y->data);
+  return NN_OK;
+}
+
+NN_OP(ConvTranspose) = {.op_type = "ConvTranspose", .domain = "", .infer = convt_infer,
+                        .run = convt_run};

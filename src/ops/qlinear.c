@@ -1,0 +1,132 @@
+/*
+ * qlinear.c - quantized element-wise ops of the com.microsoft domain that ONNX Runtime's
+ * quantizer emits in QOperator format: QLinearAdd and QLinearMul. Both dequantize
+ * implicitly, combine in float32 with ONNX Runtime's scale ratios, and requantize with
+ * round half to even (kernels/ref/requant.h). Inputs: A, A_scale, A_zero_point, B,
+ * B_scale, B_zero_point, C_scale, C_zero_point (zero points optional); numpy broadcast.
+ */
+#include <string.h>
+
+#include "kernels/ref/requant.h"
+#include "ops/op.h"
+
+typedef enum { QL_ADD, QL_MUL } ql_kind;
+
+static const char *const g_names[] = {"A", "A_scale", "A_zero_point", "B",
+                                      "B_scale", "B_zero_point", "C_scale", "C_zero_point"};
+
+static nn_status check_scalar(nn_op_ctx *ctx, int idx, int is_scale, nn_dtype zdt) {
+  const nn_value *v = nn_in(ctx, idx);
+  if (!v) {
+    if (is_scale) return nn_op_error(ctx, NN_ERR_INVALID, "input '%s' is missing", g_names[idx]);
+    return NN_OK;
+  }
+  if (nn_value_numel(v) != 1)
+    return nn_op_error(ctx, NN_ERR_INVALID, "input '%s' must hold one value (per tensor)",
+                       g_names[idx]);
+  nn_dtype want = is_scale ? NN_FLOAT : zdt;
+  if (v->dtype != want)
+    return nn_op_error(ctx, NN_ERR_INVALID, "input '%s' has dtype %s, expected %s",
+                       g_names[idx], nn_dtype_name(v->dtype), nn_dtype_name(want));
+  return NN_OK;
+}
+
+static nn_status ql_check(nn_op_ctx *ctx, int *nout, int64_t *out) {
+  const nn_value *a = nn_in(ctx, 0), *b = nn_in(ctx, 3);
+  if (!a || !b) return nn_op_error(ctx, NN_ERR_INVALID, "inputs 'A' and 'B' are required");
+  if ((a->dtype != NN_UINT8 && a->dtype != NN_INT8) || b->dtype != a->dtype)
+    return nn_op_error(ctx, NN_ERR_UNSUPPORTED,
+                       "inputs 'A' (%s) and 'B' (%s) must both be uint8 or both int8",
+                       nn_dtype_name(a->dtype), nn_dtype_name(b->dtype));
+  for (int i = 1; i < 8; i++) {
+    if (i == 3) continue;
+    nn_status st = check_scalar(ctx, i, i == 1 || i == 4 || i == 6, a->dtype);
+    if (st) return st;
+  }
+  return nn_broadcast_shape(ctx, a->ndim, a->dims, b->ndim, b->dims, nout, out);
+}
+
+static nn_status ql_infer(nn_op_ctx *ctx) {
+  int nout;
+  int64_t out[NN_MAX_DIMS];
+  nn_status st = ql_check(ctx, &nout, out);
+  if (st) return st;
+  return nn_value_set(ctx, nn_out(ctx, 0), nn_in(ctx, 0)->dtype, nout, out);
+}
+
+static int32_t read_q(const nn_value *v, int sgn, size_t i) {
+  return sgn ? ((const int8_t *)v->data)[i] : ((const uint8_t *)v->data)[i];
+}
+
+static int32_t zp_of(const nn_op_ctx *ctx, int idx) {
+  const nn_value *z = nn_in(ctx, idx);
+  return z ? (int32_t)nn_value_get_i64(z, 0) : 0;
+}
+
+static nn_status ql_run(nn_op_ctx *ctx, ql_kind kind) {
+  int nd;
+  int64_t out[NN_MAX_DIMS];
+  nn_status st = ql_check(ctx, &nd, out);
+  if (st) return st;
+  const nn_value *a = nn_in(ctx, 0), *b = nn_in(ctx, 3);
+  nn_value *c = nn_out(ctx, 0);
+  const int sgn = a->dtype == NN_INT8;
+  const int32_t qmin = sgn ? -128 : 0, qmax = sgn ? 127 : 255;
+  const float sa = *(const float *)nn_in(ctx, 1)->data, sb = *(const float *)nn_in(ctx, 4)->data,
+              sc = *(const float *)nn_in(ctx, 6)->data;
+  const int32_t za = zp_of(ctx, 2), zb = zp_of(ctx, 5), zc = zp_of(ctx, 7);
+  /* ONNX Runtime's formulation: ratios to the output scale, computed once in float32. */
+  const float ra = sa / sc, rb = sb / sc, rab = sa * sb / sc;
+
+  /* Element strides of a and b per output dim (0 where broadcast). */
+  int64_t sta[NN_MAX_DIMS], stb[NN_MAX_DIMS], idx[NN_MAX_DIMS];
+  int64_t ea = 1, eb = 1;
+  for (int d = nd - 1; d >= 0; d--) {
+    int da = d - (nd - a->ndim), db = d - (nd - b->ndim);
+    int64_t na = da >= 0 ? a->dims[da] : 1, nb = db >= 0 ? b->dims[db] : 1;
+    sta[d] = na == 1 ? 0 : ea;
+    stb[d] = nb == 1 ? 0 : eb;
+    ea *= na;
+    eb *= nb;
+    idx[d] = 0;
+  }
+  const int64_t n = nn_value_numel(c);
+  const int64_t inner = nd ? out[nd - 1] : 1;
+  const int64_t ia = nd ? sta[nd - 1] : 0, ib = nd ? stb[nd - 1] : 0;
+  int64_t oa = 0, ob = 0;
+  for (int64_t o = 0; o < n; o += inner) {
+    for (int64_t j = 0; j < inner; j++) {
+      float va = (float)(read_q(a, sgn, (size_t)(oa + j * ia)) - za);
+      float vb = (float)(read_q(b, sgn, (size_t)(ob + j * ib)) - zb);
+      float v = kind == QL_ADD ? va * ra + vb * rb : va * vb * rab;
+      int32_t q = nn_quantize_round_sat(v, zc, qmin, qmax);
+      if (sgn)
+        ((int8_t *)c->data)[o + j] = (int8_t)q;
+      else
+        ((uint8_t *)c->data)[o + j] = (uint8_t)q;
+    }
+    /* advance the odometer over the outer dims */
+    for (int d = nd - 2; d >= 0; d--) {
+      idx[d]++;
+      oa += sta[d];
+      ob += stb[d];
+      if (idx[d] < out[d]) break;
+      oa -= sta[d] * out[d];
+      ob -= stb[d] * out[d];
+      idx[d] = 0;
+    }
+  }
+  return NN_OK;
+}
+
+static nn_status qladd_run(nn_op_ctx *ctx) { return ql_run(ctx, QL_ADD); }
+static nn_status qlmul_run(nn_op_ctx *ctx) { return ql_run(ctx, QL_MUL); }
+
+NN_OP(QLinearAdd) = {.op_type = "QLinearAdd",
+                     .domain = "com.microsoft",
+                     .infer = ql_infer,
+                     .run = qladd_run};
+NN_OP(QLinearMul) = {.op_type = "QLinearMul",
+                     .domain = "com.microsoft",
+                     .infer = ql_infer,
+                     .run = qlmul_run};

@@ -1,0 +1,77 @@
+/*
+ * transpose.c - Transpose: validates perm (default: reversed axes) and calls the
+ * element-size transpose kernel, so every dtype is supported.
+ */
+#include "kernels/ref/transpose.h"
+#include "ops/op.h"
+
+/* Required inputs 0..n_in-1 and output 0 are present (models are not trusted). */
+static nn_status need_io(nn_op_ctx *ctx, int n_in) {
+  for (int i = 0; i < n_in; i++)
+    if (!nn_in(ctx, i)) return nn_op_error(ctx, NN_ERR_INVALID, "input %d is missing", i);
+  if (!nn_out(ctx, 0)) return nn_op_error(ctx, NN_ERR_INVALID, "output 0 is missing");
+  return NN_OK;
+}
+
+/* String tensors own their bytes (the session frees them with the value), so what was
+ * copied as nn_bytes is duplicated; on failure the rest is emptied, never shared. */
+static nn_status own_strings(nn_op_ctx *ctx, nn_value *y) {
+  if (!y || y->dtype != NN_STRING || !y->data) return NN_OK;
+  nn_bytes *b = y->data;
+  const int64_t n = nn_value_numel(y);
+  for (int64_t i = 0; i < n; i++) {
+    if (!b[i].data) continue;
+    char *p = nn_strndup(b[i].data, b[i].len);
+    if (!p) {
+      for (int64_t j = i; j < n; j++) b[j] = (nn_bytes){0, NULL};
+      return nn_op_error(ctx, NN_ERR_NOMEM, "out of memory copying strings");
+    }
+    b[i].data = p;
+  }
+  return NN_OK;
+}
+
+static nn_status get_perm(nn_op_ctx *ctx, int rank, int *perm) {
+  const int64_t *p;
+  int n = nn_attr_ints(ctx->node, "perm", &p);
+  if (n < 0) {
+    for (int i = 0; i < rank; i++) perm[i] = rank - 1 - i;
+    return NN_OK;
+  }
+  if (n != rank)
+    return nn_op_error(ctx, NN_ERR_INVALID, "perm has %d entries but input 'data' has rank %d",
+                       n, rank);
+  int seen[NN_MAX_DIMS] = {0};
+  for (int i = 0; i < n; i++) {
+    int64_t a = p[i] < 0 ? p[i] + rank : p[i]; /* tolerate negative axes */
+    if (a < 0 || a >= rank || seen[a])
+      return nn_op_error(ctx, NN_ERR_INVALID, "perm is not a permutation of 0..%d", rank - 1);
+    seen[a] = 1;
+    perm[i] = (int)a;
+  }
+  return NN_OK;
+}
+
+static nn_status transpose_infer(nn_op_ctx *ctx) {
+  if (need_io(ctx, 1)) return NN_ERR_INVALID;
+  const nn_value *x = ctx->in[0];
+  int perm[NN_MAX_DIMS];
+  int64_t d[NN_MAX_DIMS];
+  nn_status st = get_perm(ctx, x->ndim, perm);
+  if (st) return st;
+  for (int i = 0; i < x->ndim; i++) d[i] = x->dims[perm[i]];
+  return nn_value_set(ctx, ctx->out[0], x->dtype, x->ndim, d);
+}
+
+static nn_status transpose_run(nn_op_ctx *ctx) {
+  const nn_value *x = ctx->in[0];
+  int perm[NN_MAX_DIMS];
+  nn_status st = get_perm(ctx, x->ndim, perm);
+  if (st) return st;
+  nn_xN_transpose__ref(x->data, ctx->out[0]->data, nn_dtype_size(x->dtype), x->ndim, x->dims,
+                       perm);
+  return own_strings(ctx, ctx->out[0]);
+}
+
+NN_OP(Transpose) = {.op_type = "Transpose", .domain = "", .infer = transpose_infer,
+                    .run = transpose_run};
