@@ -202,6 +202,16 @@ const nn_array *nn_session_output(const nn_session *s, int i);
 size_t nn_session_activation_bytes(const nn_session *s);
 size_t nn_session_weight_bytes(const nn_session *s);
 
+/* Latency of a session over repeated runs on the same inputs: warmup runs first,
+ * then runs timed one by one (monotonic clock). */
+typedef struct nn_bench_result {
+  int runs;
+  double median_ms, p90_ms, mean_ms, min_ms;
+} nn_bench_result;
+nn_status nn_session_benchmark(nn_session *s, int n, const char *const *names,
+                               const nn_array *inputs, int warmup, int runs,
+                               nn_bench_result *out);
+
 /* Names of the ops the runtime supports, for the domain ("" for ai.onnx), as a
  * NULL-terminated static array. */
 const char *const *nn_supported_ops(void);

@@ -546,3 +546,72 @@ void nn_graph_list_remove(int *list, int *n, int t) {
     if (list[i] != t) list[w++] = list[i];
   *n = w;
 }
+
+nn_status nn_graph_sort(nn_graph *g) {
+  int *order = malloc(((size_t)g->n_nodes + 1) * sizeof *order);
+  nn_node *nodes = malloc(((size_t)g->cap_nodes + 1) * sizeof *nodes);
+  if (!order || !nodes) {
+    free(order);
+    free(nodes);
+    return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  }
+  nn_status st = nn_graph_topo_order(g, order);
+  if (!st) {
+    for (int i = 0; i < g->n_nodes; i++) nodes[i] = g->nodes[order[i]];
+    free(g->nodes);
+    g->nodes = nodes;
+    nodes = NULL;
+    nn_graph_build_maps(g, NULL);
+  }
+  free(order);
+  free(nodes);
+  return st;
+}
+
+char *nn_graph_unique_name(const nn_graph *g, const char *base) {
+  size_t n = strlen(base) + 24;
+  char *name = malloc(n);
+  if (!name) return NULL;
+  snprintf(name, n, "%s", base);
+  for (int k = 1; nn_graph_find(g, name) >= 0; k++) snprintf(name, n, "%s_%d", base, k);
+  return name;
+}
+
+int nn_graph_add_tensor(nn_graph *g, const char *base) {
+  char *name = nn_graph_unique_name(g, base);
+  if (!name) return -1;
+  int t = nn_graph_intern(g, name);
+  free(name);
+  return t;
+}
+
+int nn_graph_add_initializer(nn_graph *g, const char *base, nn_dtype dt, int ndim,
+                             const int64_t *dims, void *data) {
+  int t = nn_graph_add_tensor(g, base);
+  if (t < 0 || nn_graph_list_push(&g->inits, &g->n_inits, t)) {
+    free(data);
+    return -1;
+  }
+  nn_tensor *tt = &g->tensors[t];
+  tt->dtype = dt;
+  tt->ndim = ndim;
+  int64_t n = 1;
+  for (int d = 0; d < ndim; d++) n *= (tt->dims[d] = dims[d]);
+  tt->data = data;
+  tt->nbytes = (size_t)n * nn_dtype_size(dt);
+  tt->flags = NN_T_INITIALIZER;
+  return t;
+}
+
+nn_status nn_node_add_attr_int(nn_node *n, const char *name, int64_t v) {
+  nn_attr *a = realloc(n->attrs, (size_t)(n->n_attrs + 1) * sizeof *a);
+  if (!a) return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  n->attrs = a;
+  a = &n->attrs[n->n_attrs];
+  memset(a, 0, sizeof *a);
+  if (!(a->name = strdup(name))) return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  a->type = NN_ATTR_INT;
+  a->i = v;
+  n->n_attrs++;
+  return NN_OK;
+}

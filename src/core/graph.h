@@ -208,6 +208,18 @@ char *nn_strndup(const char *s, size_t n);
 /* ---- editing (used by passes) ---- */
 /* Remove the nodes with kill[i] != 0, keeping the order of the others. */
 void nn_graph_remove_nodes(nn_graph *g, const unsigned char *kill);
+/* Reorder the nodes array topologically (stable), as ONNX files require. */
+nn_status nn_graph_sort(nn_graph *g);
+/* A tensor name not yet used in g: base, else base_1, base_2, ... (malloc'ed). */
+char *nn_graph_unique_name(const nn_graph *g, const char *base);
+/* Add an initializer with a fresh name derived from base; takes ownership of data
+ * (freed on failure). Returns the tensor index or -1 on OOM. */
+int nn_graph_add_initializer(nn_graph *g, const char *base, nn_dtype dt, int ndim,
+                             const int64_t *dims, void *data);
+/* Add a fresh intermediate tensor named after base; returns its index or -1. */
+int nn_graph_add_tensor(nn_graph *g, const char *base);
+/* Append an INT attribute to node n. */
+nn_status nn_node_add_attr_int(nn_node *n, const char *name, int64_t v);
 /* Remove index t from an ordered list (inputs/outputs/inits/value_infos). */
 void nn_graph_list_remove(int *list, int *n, int t);
 #endif

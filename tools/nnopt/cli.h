@@ -25,6 +25,10 @@ typedef struct cli_inputs {
  * missing name is filled later from the model's input order. */
 nn_status cli_inputs_add(cli_inputs *in, const char *spec);
 void cli_inputs_free(cli_inputs *in);
+/* Progress bar on stderr when it is a terminal (an nn_*_options progress callback),
+ * and the line end after the last update. */
+void cli_progress(void *user, int64_t done, int64_t total);
+void cli_progress_done(void);
 /* Format a shape as "[1,3,224,224]". */
 const char *cli_shape_str(const nn_array *a, char *buf, size_t len);
 
@@ -32,6 +36,8 @@ int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_conformance(int argc, char **argv);
 int cmd_simplify(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 #endif

@@ -18,9 +18,13 @@ static const command g_commands[] = {
     {"inspect", cmd_inspect, "MODEL [--json]: opsets, I/O, ops, parameters, MACs"},
     {"run", cmd_run,
      "MODEL --input NAME=FILE ... [--output-dir DIR] [--compare REF]: execute a model"},
+    {"quantize", cmd_quantize,
+     "IN -o OUT --calib SPEC [--method M] [--eval SPEC --metric M]: static INT8 QDQ"},
     {"simplify", cmd_simplify,
      "IN -o OUT: fold constants, remove dead nodes, record shapes, save"},
     {"ops", cmd_ops, ": list the ops the runtime supports"},
+    {"eval", cmd_eval,
+     "MODEL --data SPEC --metric top1|top5|accuracy|f1|miou|cer|vad-f1 [--limit N] [--json]"},
     {"conformance", cmd_conformance,
      "DIR... [--filter S] [--skip NAME] [-v]: run ONNX backend tests, compare outputs"},
 };

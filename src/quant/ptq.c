@@ -1,0 +1,32 @@
+/*
+ * ptq.c - static post-training quantization, end to end: prepare the float graph,
+ * calibrate it, choose ranges, rewrite it to QDQ.
+ */
+#include <stdlib.h>
+
+#include "passes/passes.h"
+#include "quant/quantize.h"
+
+nn_status nn_ptq_static(nn_model *m, nn_dataset *calib, const nn_ptq_options *opt,
+                        nn_quant_report *rep) {
+  nn_status st = NN_OK;
+  nn_calib_result cr = {0};
+  nn_tensor_range *ranges = NULL;
+  int folded, bn, dead;
+  NN_TRY(nn_pass_fold_constants(m, &folded));
+  NN_TRY(nn_pass_fold_batchnorm(m, &bn));
+  NN_TRY(nn_pass_eliminate_dead(m, &dead));
+  NN_TRY(nn_graph_sort(m->graph));
+  NN_TRY(nn_calibrate(m, calib, &opt->config, &cr));
+  ranges = calloc((size_t)cr.n_tensors + 1, sizeof *ranges);
+  if (!ranges) {
+    st = nn_errorf(NN_ERR_NOMEM, "out of memory");
+    goto done;
+  }
+  NN_TRY(nn_calib_ranges(&cr, &opt->calib, ranges));
+  NN_TRY(nn_quantize_qdq(m, ranges, &opt->quant, rep));
+done:
+  nn_calib_result_free(&cr);
+  free(ranges);
+  return st;
+}

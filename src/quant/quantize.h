@@ -1,0 +1,73 @@
+/*
+ * quantize.h - static post-training quantization: calibration over a dataset, then
+ * a QDQ rewrite of the graph (QuantizeLinear/DequantizeLinear around int8 weights and
+ * calibrated activations) that ONNX Runtime runs with its integer kernels, and a
+ * lowering of QDQ patterns to integer ops (QLinearConv, QLinearMatMul, QLinearAdd)
+ * for nnopt's own runtime.
+ */
+#ifndef NN_QUANT_QUANTIZE_H
+#define NN_QUANT_QUANTIZE_H
+
+#include "core/graph.h"
+#include "quant/observer.h"
+#include "quant/qparams.h"
+
+/* Calibrated range of one tensor. */
+typedef struct nn_tensor_range {
+  float lo, hi;
+  int valid;
+} nn_tensor_range;
+
+typedef struct nn_calib_result {
+  int n_tensors;           /* = graph tensors when calibrated */
+  nn_observer **observers; /* per tensor, NULL when not observed */
+  int64_t samples;
+} nn_calib_result;
+
+typedef struct nn_calib_config {
+  int64_t limit; /* samples (0: all) */
+  void (*progress)(void *user, int64_t done, int64_t total);
+  void *user;
+} nn_calib_config;
+
+/* Run the float model over ds and observe every float32 tensor produced by a node or
+ * fed as an input. */
+nn_status nn_calibrate(const nn_model *m, nn_dataset *ds, const nn_calib_config *cfg,
+                       nn_calib_result *out);
+void nn_calib_result_free(nn_calib_result *r);
+/* Ranges from the observers with the chosen method (ranges has n_tensors entries). */
+nn_status nn_calib_ranges(const nn_calib_result *r, const nn_calib_options *opt,
+                          nn_tensor_range *ranges);
+
+typedef struct nn_quant_options {
+  int per_channel;     /* weights per output channel (needs opset >= 13) */
+  int act_signed;      /* 0: uint8 asymmetric activations; 1: int8 */
+  int act_symmetric;   /* int8 activations with zero point 0 */
+  int keep_first_last; /* keep the first and last weighted layers in float */
+  int n_exclude;
+  const char *const *exclude; /* node names or op types kept in float */
+} nn_quant_options;
+
+typedef struct nn_quant_report {
+  int quantized_nodes; /* ops that now run on quantized inputs */
+  int float_nodes;     /* quantizable ops kept in float (excluded or not calibrated) */
+  int weights;         /* weight tensors stored as int8 */
+  char *notes;         /* one line per op kept in float, with the reason (malloc'ed) */
+} nn_quant_report;
+
+/* Rewrite m's main graph to QDQ form using ranges (indexed by tensor). */
+nn_status nn_quantize_qdq(nn_model *m, const nn_tensor_range *ranges,
+                          const nn_quant_options *opt, nn_quant_report *rep);
+void nn_quant_report_free(nn_quant_report *r);
+
+/* The whole static PTQ pipeline on m in place: preparation (constant folding, batch
+ * norm folding, dead nodes), calibration over calib, ranges by calib_opt, QDQ rewrite. */
+typedef struct nn_ptq_options {
+  nn_calib_options calib;
+  nn_calib_config config;
+  nn_quant_options quant;
+} nn_ptq_options;
+nn_status nn_ptq_static(nn_model *m, nn_dataset *calib, const nn_ptq_options *opt,
+                        nn_quant_report *rep);
+
+#endif
