@@ -174,7 +174,11 @@ nn_status nn_model_macs(const nn_model *m, int64_t *macs);
 typedef struct nn_session nn_session;
 
 typedef struct nn_session_options {
-  int threads; /* 0 or 1: single thread */
+  int threads;      /* 0 or 1: single thread */
+  /* A QDQ model (QuantizeLinear/DequantizeLinear around int8 tensors) normally runs
+   * with integer kernels: the session lowers a private copy of the graph. Non-zero
+   * runs the QDQ graph as written (float fake-quantization), for debugging. */
+  int qdq_as_float;
 } nn_session_options;
 
 /* The model must outlive the session. opt may be NULL. */

@@ -168,7 +168,7 @@ static nn_status wav_get(nn_dataset *ds, int64_t i, nn_array *inputs, nn_array *
   char where[4200];
   snprintf(where, sizeof where, "%s: record %lld", path, (long long)i);
   st = nn_read_file(path, (void **)&buf, &len);
-  if (st) return nn_error_prefix(st, "record %lld", (long long)i);
+  if (st) return nn_error_record(st, path, i);
   NN_TRY(wav_parse(buf, len, where, &pcm, &n, &rate));
   if (x->rate && rate != x->rate) {
     NN_TRY(resample(pcm, n, rate, x->rate, &rs, &m));

@@ -80,6 +80,9 @@ nn_status nn_file_list_read(const char *file, const char *base, nn_file_list *ou
 void nn_file_list_free(nn_file_list *l);
 /* Whether every label is a decimal integer (1) or not (0); -1 when there are none. */
 int nn_file_list_int_labels(const nn_file_list *l);
+/* Put "record N" into the last error, which a file reader began with "path: ":
+ * "path: record N: ...". Returns st. */
+nn_status nn_error_record(nn_status st, const char *path, int64_t record);
 /* Whether path names a directory. */
 int nn_is_dir(const char *path);
 /* A 1-element int64 / string label array. */
@@ -120,11 +123,5 @@ typedef struct nn_image {
 nn_status nn_image_preprocess(const nn_image_prep *p, const nn_image *img,
                               const nn_image *mask, nn_array *out, nn_array *mask_out,
                               const char *label);
-
-/* Resample a float plane of w*h*c interleaved values to ow*oh with the triangle
- * (bilinear) filter, PIL-style: with antialias the support widens by the scale
- * factor when shrinking. Writes ow*oh*c values. */
-void nn_resample_bilinear(const float *src, int w, int h, int c, float *dst, int ow, int oh,
-                          int antialias);
 
 #endif

@@ -14,6 +14,15 @@
 #include "core/io.h"
 #include "data/dataset.h"
 
+nn_status nn_error_record(nn_status st, const char *path, int64_t record) {
+  char old[1024];
+  snprintf(old, sizeof old, "%s", nn_last_error());
+  size_t n = strlen(path);
+  if (!strncmp(old, path, n) && !strncmp(old + n, ": ", 2))
+    return nn_errorf(st, "%s: record %lld: %s", path, (long long)record, old + n + 2);
+  return nn_errorf(st, "%s: record %lld: %s", path, (long long)record, old);
+}
+
 int nn_is_dir(const char *path) {
   struct stat sb;
   return !stat(path, &sb) && S_ISDIR(sb.st_mode);

@@ -106,77 +106,66 @@ static void taps_free(taps *t) {
   free(t->w);
 }
 
-void nn_resample_bilinear(const float *src, int w, int h, int c, float *dst, int ow, int oh,
-                          int antialias) {
-  taps tx = {0}, ty = {0};
-  float *tmp = malloc(sizeof(float) * (size_t)ow * (size_t)h * (size_t)c);
-  if (!tmp || taps_make(&tx, w, ow, antialias) || taps_make(&ty, h, oh, antialias)) {
-    memset(dst, 0, sizeof(float) * (size_t)ow * (size_t)oh * (size_t)c);
-    goto done;
-  }
-  for (int y = 0; y < h; y++)
-    for (int x = 0; x < ow; x++) {
-      const double *wt = tx.w + (size_t)x * (size_t)tx.max;
-      for (int ch = 0; ch < c; ch++) {
-        double s = 0;
-        for (int k = 0; k < tx.count[x]; k++)
-          s += wt[k] * src[((size_t)y * (size_t)w + (size_t)(tx.first[x] + k)) * (size_t)c + (size_t)ch];
-        tmp[((size_t)y * (size_t)ow + (size_t)x) * (size_t)c + (size_t)ch] = (float)s;
-      }
-    }
-  for (int y = 0; y < oh; y++) {
-    const double *wt = ty.w + (size_t)y * (size_t)ty.max;
-    for (int x = 0; x < ow; x++)
-      for (int ch = 0; ch < c; ch++) {
-        double s = 0;
-        for (int k = 0; k < ty.count[y]; k++)
-          s += wt[k] * tmp[((size_t)(ty.first[y] + k) * (size_t)ow + (size_t)x) * (size_t)c + (size_t)ch];
-        dst[((size_t)y * (size_t)ow + (size_t)x) * (size_t)c + (size_t)ch] = (float)s;
-      }
-  }
-done:
-  taps_free(&tx);
-  taps_free(&ty);
-  free(tmp);
-}
-
 static uint8_t clip8(double v) {
   v = floor(v + 0.5);
   return v < 0 ? 0 : v > 255 ? 255 : (uint8_t)v;
 }
 
-/* Resize an 8-bit image as PIL does for mode L/RGB: horizontal pass, rounded to
- * 8 bits, then vertical pass, rounded again. */
+/* PIL's fixed-point coefficients for 8-bit images (normalize_coeffs_8bpc). */
+#define PIL_PRECISION_BITS (32 - 8 - 2)
+
+static int32_t *fixed_taps(const taps *t, int out) {
+  int32_t *k = malloc(sizeof(int32_t) * (size_t)out * (size_t)t->max);
+  if (!k) return NULL;
+  for (size_t i = 0; i < (size_t)out * (size_t)t->max; i++) {
+    double v = t->w[i] * (1 << PIL_PRECISION_BITS);
+    k[i] = (int32_t)(v < 0 ? -0.5 + v : 0.5 + v);
+  }
+  return k;
+}
+
+static uint8_t clip_fixed(int64_t ss) {
+  ss >>= PIL_PRECISION_BITS;
+  return ss < 0 ? 0 : ss > 255 ? 255 : (uint8_t)ss;
+}
+
+/* Resize an 8-bit image exactly as PIL does for modes L/RGB (what torchvision's
+ * Resize runs on PIL images): horizontal pass to 8 bits, then vertical pass, both in
+ * 22-bit fixed point. */
 static nn_status resize_u8(const nn_image *in, int ow, int oh, int antialias, nn_image *out) {
   nn_status st = NN_OK;
   taps tx = {0}, ty = {0};
+  int32_t *kx = NULL, *ky = NULL;
   int c = in->c;
   uint8_t *tmp = malloc((size_t)ow * (size_t)in->h * (size_t)c);
   out->w = ow, out->h = oh, out->c = c;
   out->px = malloc((size_t)ow * (size_t)oh * (size_t)c);
   if (!tmp || !out->px || taps_make(&tx, in->w, ow, antialias) ||
-      taps_make(&ty, in->h, oh, antialias)) {
+      taps_make(&ty, in->h, oh, antialias) || !(kx = fixed_taps(&tx, ow)) ||
+      !(ky = fixed_taps(&ty, oh))) {
     st = nn_errorf(NN_ERR_NOMEM, "out of memory resizing to %dx%d", ow, oh);
     goto done;
   }
+  const int64_t half = (int64_t)1 << (PIL_PRECISION_BITS - 1);
   for (int y = 0; y < in->h; y++)
     for (int x = 0; x < ow; x++) {
-      const double *wt = tx.w + (size_t)x * (size_t)tx.max;
+      const int32_t *wt = kx + (size_t)x * (size_t)tx.max;
       const uint8_t *row = in->px + (size_t)y * (size_t)in->w * (size_t)c;
       for (int ch = 0; ch < c; ch++) {
-        double s = 0;
-        for (int k = 0; k < tx.count[x]; k++) s += wt[k] * row[(size_t)(tx.first[x] + k) * (size_t)c + (size_t)ch];
-        tmp[((size_t)y * (size_t)ow + (size_t)x) * (size_t)c + (size_t)ch] = clip8(s);
+        int64_t s = half;
+        for (int k = 0; k < tx.count[x]; k++)
+          s += (int64_t)wt[k] * row[(size_t)(tx.first[x] + k) * (size_t)c + (size_t)ch];
+        tmp[((size_t)y * (size_t)ow + (size_t)x) * (size_t)c + (size_t)ch] = clip_fixed(s);
       }
     }
   for (int y = 0; y < oh; y++) {
-    const double *wt = ty.w + (size_t)y * (size_t)ty.max;
+    const int32_t *wt = ky + (size_t)y * (size_t)ty.max;
     for (int x = 0; x < ow; x++)
       for (int ch = 0; ch < c; ch++) {
-        double s = 0;
+        int64_t s = half;
         for (int k = 0; k < ty.count[y]; k++)
-          s += wt[k] * tmp[((size_t)(ty.first[y] + k) * (size_t)ow + (size_t)x) * (size_t)c + (size_t)ch];
-        out->px[((size_t)y * (size_t)ow + (size_t)x) * (size_t)c + (size_t)ch] = clip8(s);
+          s += (int64_t)wt[k] * tmp[((size_t)(ty.first[y] + k) * (size_t)ow + (size_t)x) * (size_t)c + (size_t)ch];
+        out->px[((size_t)y * (size_t)ow + (size_t)x) * (size_t)c + (size_t)ch] = clip_fixed(s);
       }
   }
 done:
@@ -186,6 +175,8 @@ done:
   }
   taps_free(&tx);
   taps_free(&ty);
+  free(kx);
+  free(ky);
   free(tmp);
   return st;
 }

@@ -56,7 +56,7 @@ static nn_status decode(const char *path, int64_t record, int want, nn_image *im
   size_t len = 0;
   memset(img, 0, sizeof *img);
   nn_status st = nn_read_file(path, (void **)&buf, &len);
-  if (st) return nn_error_prefix(st, "record %lld", (long long)record);
+  if (st) return nn_error_record(st, path, record);
   if (len > 0x7fffffff) {
     free(buf);
     return nn_errorf(NN_ERR_UNSUPPORTED, "%s: record %lld: file over 2 GB", path, (long long)record);

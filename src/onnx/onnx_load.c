@@ -42,9 +42,19 @@ static nn_status apply_value_info(const Onnx__ValueInfoProto *vi, nn_tensor *t) 
     return nn_errorf(NN_ERR_NOMEM, "out of memory");
   const Onnx__TypeProto *tp = vi->type;
   if (!tp) return NN_OK;
+  /* When a name is listed more than once, the last type wins, whole. */
+  for (int i = 0; i < NN_MAX_DIMS; i++) {
+    free(t->dim_param[i]);
+    t->dim_param[i] = NULL;
+  }
+  t->dtype = NN_UNDEFINED;
+  t->ndim = -1;
+  t->flags &= ~(unsigned)NN_T_SHAPE_KNOWN;
+  free(t->type_shell.data);
+  t->type_shell.data = NULL;
+  t->type_shell.len = 0;
   if (tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type) {
     /* Sequence / map / optional / sparse: kept verbatim. */
-    free(t->type_shell.data);
     t->type_shell.data = NULL;
     t->type_shell.len = protobuf_c_message_get_packed_size(&tp->base);
     if (t->type_shell.len) {
@@ -60,11 +70,6 @@ static nn_status apply_value_info(const Onnx__ValueInfoProto *vi, nn_tensor *t) 
     return nn_errorf(NN_ERR_UNSUPPORTED, "tensor '%s': unsupported data type %d", t->name,
                      code);
   t->dtype = (nn_dtype)code;
-  for (int i = 0; i < NN_MAX_DIMS; i++) {
-    free(t->dim_param[i]);
-    t->dim_param[i] = NULL;
-  }
-  t->ndim = -1;
   if (tt->shape) {
     if (tt->shape->n_dim > NN_MAX_DIMS)
       return nn_errorf(NN_ERR_UNSUPPORTED, "tensor '%s': rank %zu exceeds the maximum of %d",
@@ -446,7 +451,7 @@ nn_status nn_model_load(const char *path, nn_model **out) {
   size_t len = 0;
   char *dir = NULL;
   *out = NULL;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   struct stat sb;
   if (fd < 0 || fstat(fd, &sb) != 0) {
     st = nn_errorf(NN_ERR_IO, "%s: %s", path, strerror(errno));

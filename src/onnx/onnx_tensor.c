@@ -100,7 +100,8 @@ static nn_status read_external(Onnx__TensorProto *tp, const char *base_dir, nn_t
                    real_base);
     goto done;
   }
-  fd = open(real, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO planted in the folder must not hang the load. */
+  fd = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   struct stat sb;
   if (fd < 0 || fstat(fd, &sb) != 0) {
     st = nn_errorf(NN_ERR_IO, "tensor '%s': external data file '%s': %s", tname(t), path,
@@ -329,24 +330,33 @@ nn_status nn_onnx_read_tensor_pb(const char *path, nn_array *out, char **name) {
   memset(&t, 0, sizeof t);
   memset(out, 0, sizeof *out);
   if (name) *name = NULL;
-  FILE *f = fopen(path, "rb");
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   struct stat sb;
-  if (!f || fstat(fileno(f), &sb) != 0) {
+  if (fd < 0 || fstat(fd, &sb) != 0) {
     st = nn_errorf(NN_ERR_IO, "%s: %s", path, strerror(errno));
+    goto done;
+  }
+  if (!S_ISREG(sb.st_mode)) {
+    st = nn_errorf(NN_ERR_IO, "%s: not a regular file", path);
     goto done;
   }
   if (sb.st_size > INT32_MAX) {
     st = nn_errorf(NN_ERR_PARSE, "%s: file too large for a TensorProto", path);
     goto done;
   }
-  size_t len = (size_t)sb.st_size;
+  size_t len = (size_t)sb.st_size, got = 0;
   if (!(buf = malloc(len ? len : 1))) {
     st = nn_errorf(NN_ERR_NOMEM, "%s: out of memory", path);
     goto done;
   }
-  if (len && fread(buf, 1, len, f) != len) {
-    st = nn_errorf(NN_ERR_IO, "%s: read failed", path);
-    goto done;
+  while (got < len) {
+    ssize_t r = read(fd, buf + got, len - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      st = nn_errorf(NN_ERR_IO, "%s: read failed", path);
+      goto done;
+    }
+    got += (size_t)r;
   }
   if (!(dir = nn_onnx_dirname(path))) {
     st = nn_errorf(NN_ERR_NOMEM, "out of memory");
@@ -365,7 +375,7 @@ nn_status nn_onnx_read_tensor_pb(const char *path, nn_array *out, char **name) {
     t.name = NULL;
   }
 done:
-  if (f) fclose(f);
+  if (fd >= 0) close(fd);
   free(buf);
   free(dir);
   nn_tensor_clear(&t);

@@ -15,11 +15,24 @@ static nn_status cast_target(nn_op_ctx *ctx, nn_dtype *to) {
     *to = like->dtype;
     return NN_OK;
   }
-  if (!nn_node_attr(ctx->node, "to"))
-    return nn_op_error(ctx, NN_ERR_INVALID, "attribute 'to' is missing");
-  int64_t t = nn_attr_int(ctx->node, "to", 0);
+  const nn_attr *a = nn_node_attr(ctx->node, "to");
+  if (!a) return nn_op_error(ctx, NN_ERR_INVALID, "attribute 'to' is missing");
+  int64_t t = a->i;
+  if (a->type == NN_ATTR_STRING) { /* Cast-1 named the type: "FLOAT", "INT64", ... */
+    static const char *const names[NN_DTYPE_COUNT] = {
+        "UNDEFINED", "FLOAT",  "UINT8",     "INT8",       "UINT16",  "INT16",
+        "INT32",     "INT64",  "STRING",    "BOOL",       "FLOAT16", "DOUBLE",
+        "UINT32",    "UINT64", "COMPLEX64", "COMPLEX128", "BFLOAT16"};
+    const char *nm = nn_attr_string(ctx->node, "to", "");
+    t = 0;
+    for (int k = 1; k < NN_DTYPE_COUNT; k++)
+      if (!strcmp(nm, names[k])) t = k;
+  } else if (a->type != NN_ATTR_INT) {
+    return nn_op_error(ctx, NN_ERR_INVALID, "attribute 'to' is not an int");
+  }
   if (!nn_dtype_valid((int)t) || t != (int)t)
-    return nn_op_error(ctx, NN_ERR_INVALID, "attribute 'to' is %lld, not a dtype", (long long)t);
+    return nn_op_error(ctx, NN_ERR_INVALID, "attribute 'to' is %lld, not a dtype",
+                       (long long)t);
   *to = (nn_dtype)t;
   return NN_OK;
 }
@@ -28,7 +41,7 @@ static nn_status cast_infer(nn_op_ctx *ctx) {
   const nn_value *x = nn_in(ctx, 0);
   if (!x) return nn_op_error(ctx, NN_ERR_INVALID, "input 'input' is missing");
   if (!nn_out(ctx, 0)) return nn_op_error(ctx, NN_ERR_INVALID, "output 0 is missing");
-  nn_dtype to;
+  nn_dtype to = NN_UNDEFINED;
   nn_status st = cast_target(ctx, &to);
   if (st) return st;
   int strings = (x->dtype == NN_STRING) != (to == NN_STRING) &&
@@ -64,9 +77,9 @@ static nn_status from_strings(nn_op_ctx *ctx, const nn_value *x, nn_value *y) {
   int64_t n = nn_value_numel(x);
   for (int64_t i = 0; i < n; i++)
     if (nn_cast_parse__ref(s[i].data ? s[i].data : "", s[i].len, y->data, y->dtype, i))
-      return nn_op_error(ctx, NN_ERR_RUNTIME, "element %lld of input 'input' ('%.*s') is not a number",
-                         (long long)i, (int)(s[i].len > 40 ? 40 : s[i].len),
-                         s[i].data ? s[i].data : "");
+      return nn_op_error(
+          ctx, NN_ERR_RUNTIME, "element %lld of input 'input' ('%.*s') is not a number",
+          (long long)i, (int)(s[i].len > 40 ? 40 : s[i].len), s[i].data ? s[i].data : "");
   return NN_OK;
 }
 
@@ -94,4 +107,5 @@ static nn_status cast_run(nn_op_ctx *ctx) {
 }
 
 NN_OP(Cast) = {.op_type = "Cast", .domain = "", .infer = cast_infer, .run = cast_run};
-NN_OP(CastLike) = {.op_type = "CastLike", .domain = "", .infer = cast_infer, .run = cast_run};
+NN_OP(CastLike) = {
+    .op_type = "CastLike", .domain = "", .infer = cast_infer, .run = cast_run};

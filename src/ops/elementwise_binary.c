@@ -36,7 +36,8 @@ static nn_status second_dims(nn_op_ctx *ctx, const nn_value *a, const nn_value *
   int64_t axis = nn_attr_int(ctx->node, "axis", a->ndim - b->ndim);
   if (axis < 0) axis += a->ndim;
   if (axis < 0 || axis + b->ndim > a->ndim)
-    return nn_op_error(ctx, NN_ERR_INVALID, "legacy broadcast axis %lld does not fit rank %d",
+    return nn_op_error(ctx, NN_ERR_INVALID,
+                       "legacy broadcast axis %lld does not fit rank %d",
                        (long long)nn_attr_int(ctx->node, "axis", 0), a->ndim);
   for (int i = 0; i < a->ndim; i++)
     bd[i] = (i >= axis && i < axis + b->ndim) ? b->dims[i - axis] : 1;
@@ -73,8 +74,10 @@ static nn_status bin_infer(nn_op_ctx *ctx, nn_binop base) {
     return nn_op_error(ctx, NN_ERR_INVALID, "inputs have different dtypes (%s and %s)",
                        nn_dtype_name(a->dtype), nn_dtype_name(b->dtype));
   if (pow_mixed) {
-    const nn_dtype_traits *ta = nn_dtype_traits_of(a->dtype), *tb = nn_dtype_traits_of(b->dtype);
-    if (!ta || !ta->to_f64 || !tb || !tb->to_f64 || a->dtype == NN_BOOL || b->dtype == NN_BOOL)
+    const nn_dtype_traits *ta = nn_dtype_traits_of(a->dtype),
+                          *tb = nn_dtype_traits_of(b->dtype);
+    if (!ta || !ta->to_f64 || !tb || !tb->to_f64 || a->dtype == NN_BOOL ||
+        b->dtype == NN_BOOL)
       return nn_op_error(ctx, NN_ERR_UNSUPPORTED, "Pow of %s by %s is not supported",
                          nn_dtype_name(a->dtype), nn_dtype_name(b->dtype));
   } else if (!nn_binary_lookup__ref(op, a->dtype)) {
@@ -114,9 +117,9 @@ static nn_status bin_run(nn_op_ctx *ctx, nn_binop base) {
   return NN_OK;
 }
 
-#define DEF_BINOP(Name, OP)                                                            \
-  static nn_status Name##_infer(nn_op_ctx *ctx) { return bin_infer(ctx, OP); }         \
-  static nn_status Name##_run(nn_op_ctx *ctx) { return bin_run(ctx, OP); }             \
+#define DEF_BINOP(Name, OP)                                                                \
+  static nn_status Name##_infer(nn_op_ctx *ctx) { return bin_infer(ctx, OP); }             \
+  static nn_status Name##_run(nn_op_ctx *ctx) { return bin_run(ctx, OP); }                 \
   NN_OP(Name) = {.op_type = #Name, .domain = "", .infer = Name##_infer, .run = Name##_run};
 
 DEF_BINOP(Add, NN_BIN_ADD)
@@ -163,7 +166,8 @@ static nn_status prelu_infer(nn_op_ctx *ctx) {
   if (st) return st;
   const nn_value *x = ctx->in[0], *s = ctx->in[1];
   if (x->dtype != s->dtype)
-    return nn_op_error(ctx, NN_ERR_INVALID, "inputs 'X' (%s) and 'slope' (%s) differ in dtype",
+    return nn_op_error(ctx, NN_ERR_INVALID,
+                       "inputs 'X' (%s) and 'slope' (%s) differ in dtype",
                        nn_dtype_name(x->dtype), nn_dtype_name(s->dtype));
   if (!nn_binary_lookup__ref(NN_BIN_PRELU, x->dtype))
     return nn_op_error(ctx, NN_ERR_UNSUPPORTED, "dtype %s is not supported",
@@ -186,8 +190,8 @@ static nn_status prelu_run(nn_op_ctx *ctx) {
   const int64_t *dims[2] = {x->dims, sd};
   nn_bcast_init(&p, 2, nd, dims, y->ndim, y->dims);
   size_t es = nn_dtype_size(x->dtype);
-  nn_binary__ref(&p, nn_binary_lookup__ref(NN_BIN_PRELU, x->dtype), x->data, es, s->data, es,
-                 y->data, es, NULL);
+  nn_binary__ref(&p, nn_binary_lookup__ref(NN_BIN_PRELU, x->dtype), x->data, es, s->data,
+                 es, y->data, es, NULL);
   return NN_OK;
 }
 
@@ -301,7 +305,8 @@ static nn_status where_infer(nn_op_ctx *ctx) {
                        nn_dtype_name(x->dtype));
   int n1, n2;
   int64_t d1[NN_MAX_DIMS], d2[NN_MAX_DIMS];
-  if ((st = nn_broadcast_shape(ctx, c->ndim, c->dims, x->ndim, x->dims, &n1, d1))) return st;
+  if ((st = nn_broadcast_shape(ctx, c->ndim, c->dims, x->ndim, x->dims, &n1, d1)))
+    return st;
   if ((st = nn_broadcast_shape(ctx, n1, d1, y->ndim, y->dims, &n2, d2))) return st;
   return nn_value_set(ctx, ctx->out[0], x->dtype, n2, d2);
 }

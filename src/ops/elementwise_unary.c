@@ -32,9 +32,9 @@ static nn_status un_run(nn_op_ctx *ctx, nn_unop op, params_fn pf) {
   return NN_OK;
 }
 
-#define DEF_UNARY(Name, OP, PF)                                                        \
-  static nn_status Name##_infer(nn_op_ctx *ctx) { return un_infer(ctx, OP); }          \
-  static nn_status Name##_run(nn_op_ctx *ctx) { return un_run(ctx, OP, PF); }          \
+#define DEF_UNARY(Name, OP, PF)                                                            \
+  static nn_status Name##_infer(nn_op_ctx *ctx) { return un_infer(ctx, OP); }              \
+  static nn_status Name##_run(nn_op_ctx *ctx) { return un_run(ctx, OP, PF); }              \
   NN_OP(Name) = {.op_type = #Name, .domain = "", .infer = Name##_infer, .run = Name##_run};
 
 static float attr_f(const nn_op_ctx *ctx, const char *name, float dflt) {
@@ -114,7 +114,8 @@ static nn_status clip_infer(nn_op_ctx *ctx) {
                          i == 1 ? "min" : "max", nn_dtype_name(b->dtype),
                          nn_dtype_name(ctx->in[0]->dtype));
     if (nn_value_numel(b) != 1)
-      return nn_op_error(ctx, NN_ERR_INVALID, "input '%s' must be a scalar, has %lld elements",
+      return nn_op_error(ctx, NN_ERR_INVALID,
+                         "input '%s' must be a scalar, has %lld elements",
                          i == 1 ? "min" : "max", (long long)nn_value_numel(b));
   }
   return NN_OK;
@@ -161,14 +162,14 @@ static nn_unop gelu_kind(const nn_op_ctx *ctx) {
   if (!strcmp(ctx->def->op_type, "FastGelu")) return NN_UN_GELU_TANH;
   if (!strcmp(ctx->def->domain, "com.microsoft")) return NN_UN_GELU;
   return strcmp(nn_attr_string(ctx->node, "approximate", "none"), "tanh") ? NN_UN_GELU
-                                                                           : NN_UN_GELU_TANH;
+                                                                          : NN_UN_GELU_TANH;
 }
 
 static nn_status gelu_infer(nn_op_ctx *ctx) {
   const char *ap = nn_attr_string(ctx->node, "approximate", "none");
   if (strcmp(ap, "none") && strcmp(ap, "tanh"))
-    return nn_op_error(ctx, NN_ERR_INVALID, "attribute 'approximate' is '%s', expected none or tanh",
-                       ap);
+    return nn_op_error(ctx, NN_ERR_INVALID,
+                       "attribute 'approximate' is '%s', expected none or tanh", ap);
   nn_status st = un_infer(ctx, gelu_kind(ctx));
   if (st) return st;
   const nn_value *x = ctx->in[0], *b = nn_in(ctx, 1);
@@ -181,7 +182,8 @@ static nn_status gelu_infer(nn_op_ctx *ctx) {
                          nn_dtype_name(x->dtype));
     int no;
     int64_t od[NN_MAX_DIMS];
-    if ((st = nn_broadcast_shape(ctx, x->ndim, x->dims, b->ndim, b->dims, &no, od))) return st;
+    if ((st = nn_broadcast_shape(ctx, x->ndim, x->dims, b->ndim, b->dims, &no, od)))
+      return st;
     if (no != x->ndim || memcmp(od, x->dims, (size_t)no * sizeof *od))
       return nn_op_error(ctx, NN_ERR_INVALID, "input 'bias' does not broadcast to 'X'");
   } else if (!strcmp(ctx->def->op_type, "BiasGelu")) {
@@ -200,8 +202,8 @@ static nn_status gelu_run(nn_op_ctx *ctx) {
     const int64_t *dims[2] = {x->dims, b->dims};
     nn_bcast_init(&p, 2, nd, dims, y->ndim, y->dims);
     size_t es = nn_dtype_size(x->dtype);
-    nn_binary__ref(&p, nn_binary_lookup__ref(NN_BIN_ADD, x->dtype), x->data, es, b->data, es,
-                   y->data, es, NULL);
+    nn_binary__ref(&p, nn_binary_lookup__ref(NN_BIN_ADD, x->dtype), x->data, es, b->data,
+                   es, y->data, es, NULL);
     src = y->data;
   }
   nn_unary_params p = {0};
@@ -210,9 +212,9 @@ static nn_status gelu_run(nn_op_ctx *ctx) {
 }
 
 NN_OP(Gelu) = {.op_type = "Gelu", .domain = "", .infer = gelu_infer, .run = gelu_run};
-NN_OP(GeluMs) = {.op_type = "Gelu", .domain = "com.microsoft", .infer = gelu_infer,
-                 .run = gelu_run};
-NN_OP(FastGelu) = {.op_type = "FastGelu", .domain = "com.microsoft", .infer = gelu_infer,
-                   .run = gelu_run};
-NN_OP(BiasGelu) = {.op_type = "BiasGelu", .domain = "com.microsoft", .infer = gelu_infer,
-                   .run = gelu_run};
+NN_OP(GeluMs) = {
+    .op_type = "Gelu", .domain = "com.microsoft", .infer = gelu_infer, .run = gelu_run};
+NN_OP(FastGelu) = {
+    .op_type = "FastGelu", .domain = "com.microsoft", .infer = gelu_infer, .run = gelu_run};
+NN_OP(BiasGelu) = {
+    .op_type = "BiasGelu", .domain = "com.microsoft", .infer = gelu_infer, .run = gelu_run};

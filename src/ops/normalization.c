@@ -43,9 +43,10 @@ static nn_status param_step(nn_op_ctx *ctx, const nn_value *v, const char *name,
     ok = j < 0 ? v->dims[i] == 1 : (v->dims[i] == 1 || v->dims[i] == x->dims[axis + j]);
   }
   if (!ok)
-    return nn_op_error(ctx, NN_ERR_UNSUPPORTED,
-                       "input '%s' has %lld elements, expected %lld (the normalized shape) or 1",
-                       name, (long long)n, (long long)cols);
+    return nn_op_error(
+        ctx, NN_ERR_UNSUPPORTED,
+        "input '%s' has %lld elements, expected %lld (the normalized shape) or 1", name,
+        (long long)n, (long long)cols);
   *step = 1;
   return NN_OK;
 }
@@ -96,7 +97,9 @@ static nn_status ln_run(nn_op_ctx *ctx) {
   return NN_OK;
 }
 
-NN_OP(LayerNormalization) = {.op_type = "LayerNormalization", .domain = "",
-                             .infer = ln_infer, .run = ln_run};
-NN_OP(LayerNormalizationMs) = {.op_type = "LayerNormalization", .domain = "com.microsoft",
-                               .infer = ln_infer, .run = ln_run};
+NN_OP(LayerNormalization) = {
+    .op_type = "LayerNormalization", .domain = "", .infer = ln_infer, .run = ln_run};
+NN_OP(LayerNormalizationMs) = {.op_type = "LayerNormalization",
+                               .domain = "com.microsoft",
+                               .infer = ln_infer,
+                               .run = ln_run};

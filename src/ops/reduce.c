@@ -12,11 +12,16 @@ static const struct {
   const char *name;
   nn_reduce_op op;
 } g_reduce_ops[] = {
-    {"ReduceSum", NN_RED_SUM},       {"ReduceMean", NN_RED_MEAN},
-    {"ReduceMax", NN_RED_MAX},       {"ReduceMin", NN_RED_MIN},
-    {"ReduceProd", NN_RED_PROD},     {"ReduceL1", NN_RED_L1},
-    {"ReduceL2", NN_RED_L2},         {"ReduceLogSum", NN_RED_LOGSUM},
-    {"ReduceLogSumExp", NN_RED_LOGSUMEXP}, {"ReduceSumSquare", NN_RED_SUMSQ},
+    {"ReduceSum", NN_RED_SUM},
+    {"ReduceMean", NN_RED_MEAN},
+    {"ReduceMax", NN_RED_MAX},
+    {"ReduceMin", NN_RED_MIN},
+    {"ReduceProd", NN_RED_PROD},
+    {"ReduceL1", NN_RED_L1},
+    {"ReduceL2", NN_RED_L2},
+    {"ReduceLogSum", NN_RED_LOGSUM},
+    {"ReduceLogSumExp", NN_RED_LOGSUMEXP},
+    {"ReduceSumSquare", NN_RED_SUMSQ},
 };
 
 static nn_reduce_op reduce_op_of(const nn_op_ctx *ctx) {
@@ -109,7 +114,8 @@ static nn_status reduce_run(nn_op_ctx *ctx) {
   unsigned char mask[NN_MAX_DIMS];
   int noop;
   nn_status st = reduce_axes(ctx, x, mask, &noop);
-  if (st == NN_INFER_DEFERRED) return nn_op_error(ctx, NN_ERR_RUNTIME, "axes unknown at run");
+  if (st == NN_INFER_DEFERRED)
+    return nn_op_error(ctx, NN_ERR_RUNTIME, "axes unknown at run");
   if (st) return st;
   if (noop) {
     if (y->data != x->data) memcpy(y->data, x->data, y->nbytes);
@@ -123,7 +129,7 @@ static nn_status reduce_run(nn_op_ctx *ctx) {
   return NN_OK;
 }
 
-#define DEF_REDUCE(Name)                                                               \
+#define DEF_REDUCE(Name)                                                                   \
   NN_OP(Name) = {.op_type = #Name, .domain = "", .infer = reduce_infer, .run = reduce_run};
 DEF_REDUCE(ReduceSum)
 DEF_REDUCE(ReduceMean)
@@ -203,7 +209,8 @@ NN_OP(ArgMin) = {.op_type = "ArgMin", .domain = "", .infer = arg_infer, .run = a
 
 static nn_status cumsum_infer(nn_op_ctx *ctx) {
   const nn_value *x = nn_in(ctx, 0), *ax = nn_in(ctx, 1);
-  if (!x || !ax) return nn_op_error(ctx, NN_ERR_INVALID, "inputs 'x' and 'axis' are required");
+  if (!x || !ax)
+    return nn_op_error(ctx, NN_ERR_INVALID, "inputs 'x' and 'axis' are required");
   if (!nn_out(ctx, 0)) return nn_op_error(ctx, NN_ERR_INVALID, "output 0 is missing");
   if (ax->dtype != NN_INT32 && ax->dtype != NN_INT64)
     return nn_op_error(ctx, NN_ERR_INVALID, "input 'axis' is %s, expected int32 or int64",
@@ -238,4 +245,5 @@ static nn_status cumsum_run(nn_op_ctx *ctx) {
   return NN_OK;
 }
 
-NN_OP(CumSum) = {.op_type = "CumSum", .domain = "", .infer = cumsum_infer, .run = cumsum_run};
+NN_OP(CumSum) = {
+    .op_type = "CumSum", .domain = "", .infer = cumsum_infer, .run = cumsum_run};

@@ -20,8 +20,8 @@ static nn_status layout(nn_op_ctx *ctx, const nn_value *x, int64_t *outer, int64
                         int64_t *inner) {
   int legacy = ctx->opset < 13;
   int axis;
-  nn_status st = nn_norm_axis(ctx, nn_attr_int(ctx->node, "axis", legacy ? 1 : -1), x->ndim,
-                              &axis);
+  nn_status st =
+      nn_norm_axis(ctx, nn_attr_int(ctx->node, "axis", legacy ? 1 : -1), x->ndim, &axis);
   if (st) return st;
   if (x->ndim == 0) return nn_op_error(ctx, NN_ERR_INVALID, "input 'input' is a scalar");
   *outer = *n = *inner = 1;
@@ -68,9 +68,9 @@ static nn_status softmax_run(nn_op_ctx *ctx) {
   return NN_OK;
 }
 
-NN_OP(Softmax) = {.op_type = "Softmax", .domain = "", .infer = softmax_infer,
-                  .run = softmax_run};
-NN_OP(LogSoftmax) = {.op_type = "LogSoftmax", .domain = "", .infer = softmax_infer,
-                     .run = softmax_run};
-NN_OP(Hardmax) = {.op_type = "Hardmax", .domain = "", .infer = softmax_infer,
-                  .run = softmax_run};
+NN_OP(Softmax) = {
+    .op_type = "Softmax", .domain = "", .infer = softmax_infer, .run = softmax_run};
+NN_OP(LogSoftmax) = {
+    .op_type = "LogSoftmax", .domain = "", .infer = softmax_infer, .run = softmax_run};
+NN_OP(Hardmax) = {
+    .op_type = "Hardmax", .domain = "", .infer = softmax_infer, .run = softmax_run};

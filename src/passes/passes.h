@@ -26,4 +26,9 @@ nn_status nn_pass_eliminate_dead(nn_model *m, int *n_removed);
  * Gemm (float32 constants, the conv output read only by the BN). */
 nn_status nn_pass_fold_batchnorm(nn_model *m, int *n_folded);
 
+/* Replace QDQ patterns by integer ops (QLinearConv, QLinearMatMul, QLinearAdd, and
+ * data movement on quantized tensors) so the runtime executes them in integers.
+ * *n_lowered: patterns replaced. */
+nn_status nn_pass_lower_qdq(nn_model *m, int *n_lowered);
+
 #endif

@@ -11,12 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "passes/passes.h"
 #include "runtime/planner.h"
 
 #define NN_ALIGN 64
 
 struct nn_session {
   const nn_model *model;
+  nn_model *owned_model; /* a lowered copy of the caller's QDQ model, or NULL */
   const nn_graph *g;
   struct nn_session *outer; /* enclosing session for subgraph bodies */
 
@@ -425,12 +427,42 @@ static nn_status set_inputs_list(nn_session *s, int all_inputs) {
   return NN_OK;
 }
 
+/* A private copy of a QDQ model with its patterns lowered to integer ops, or NULL
+ * (and NN_OK) when the model has nothing to lower. */
+static nn_status lowered_copy(const nn_model *m, nn_model **out) {
+  *out = NULL;
+  int has_dq = 0;
+  for (int i = 0; i < m->graph->n_nodes && !has_dq; i++)
+    has_dq = !strcmp(m->graph->nodes[i].op_type, "DequantizeLinear");
+  if (!has_dq) return NN_OK;
+  void *buf = NULL;
+  size_t len = 0;
+  nn_model *c = NULL;
+  int n = 0;
+  nn_status st = nn_model_save_buffer(m, &buf, &len);
+  if (!st) st = nn_model_load_buffer(buf, len, m->dir, m->path, &c);
+  free(buf);
+  if (!st) st = nn_pass_lower_qdq(c, &n);
+  if (st || !n) {
+    nn_model_free(c);
+    return st;
+  }
+  *out = c;
+  return NN_OK;
+}
+
 nn_status nn_session_create(const nn_model *m, const nn_session_options *opt,
                             nn_session **out) {
   nn_status st = NN_OK;
+  nn_model *lowered = NULL;
   *out = NULL;
-  nn_session *s = session_alloc(m, m->graph);
-  if (!s) return nn_errorf(NN_ERR_NOMEM, "out of memory creating session");
+  if (!(opt && opt->qdq_as_float) && (st = lowered_copy(m, &lowered))) return st;
+  nn_session *s = session_alloc(lowered ? lowered : m, lowered ? lowered->graph : m->graph);
+  if (!s) {
+    nn_model_free(lowered);
+    return nn_errorf(NN_ERR_NOMEM, "out of memory creating session");
+  }
+  s->owned_model = lowered;
   if (opt) s->opt = *opt;
   NN_TRY(session_init(s));
   NN_TRY(set_inputs_list(s, 0));
@@ -488,6 +520,7 @@ void nn_session_free(nn_session *s) {
   free(s->capture_idx);
   free(s->capture_dims);
   free(s->outputs);
+  nn_model_free(s->owned_model);
   free(s);
 }
 

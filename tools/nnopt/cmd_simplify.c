@@ -11,7 +11,7 @@
 
 int cmd_simplify(int argc, char **argv) {
   const char *in = NULL, *out = NULL;
-  int fold = 1, dce = 1, shapes = 1;
+  int fold = 1, dce = 1, shapes = 1, lower = 0;
   for (int i = 1; i < argc; i++) {
     if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < argc)
       out = argv[++i];
@@ -21,6 +21,8 @@ int cmd_simplify(int argc, char **argv) {
       dce = 0;
     else if (!strcmp(argv[i], "--no-shapes"))
       shapes = 0;
+    else if (!strcmp(argv[i], "--lower-qdq"))
+      lower = 1;
     else if (argv[i][0] == '-')
       return cli_usage("simplify", "unknown option '%s'", argv[i]);
     else if (!in)
@@ -30,9 +32,11 @@ int cmd_simplify(int argc, char **argv) {
   }
   if (!in || !out) return cli_usage("simplify", "usage: nnopt simplify IN.onnx -o OUT.onnx");
   nn_model *m = NULL;
-  int folded = 0, removed = 0, typed = 0, bn = 0;
+  int folded = 0, removed = 0, typed = 0, bn = 0, lowered = 0;
   nn_status st = nn_model_load(in, &m);
   int before = st ? 0 : m->graph->n_nodes;
+  /* Lowering first: folding would turn DequantizeLinear(int8 weight) into floats. */
+  if (!st && lower) st = nn_pass_lower_qdq(m, &lowered);
   if (!st && fold) st = nn_pass_fold_constants(m, &folded);
   if (!st && fold) st = nn_pass_fold_batchnorm(m, &bn);
   if (!st && dce) st = nn_pass_eliminate_dead(m, &removed);
@@ -41,9 +45,9 @@ int cmd_simplify(int argc, char **argv) {
   opt.allow_overwrite_input = !strcmp(in, out); /* named explicitly as the output */
   if (!st) st = nn_model_save(m, out, &opt);
   if (!st)
-    printf("%s: %d nodes -> %d (%d folded, %d batch norms folded, %d dead removed), "
-           "%d shapes recorded\n",
-           out, before, m->graph->n_nodes, folded, bn, removed, typed);
+    printf("%s: %d nodes -> %d (%d folded, %d batch norms folded, %d QDQ patterns lowered, "
+           "%d dead removed), %d shapes recorded\n",
+           out, before, m->graph->n_nodes, folded, bn, lowered, removed, typed);
   nn_model_free(m);
   return st ? cli_fail(st) : CLI_OK;
 }

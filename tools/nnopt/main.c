@@ -21,7 +21,7 @@ static const command g_commands[] = {
     {"quantize", cmd_quantize,
      "IN -o OUT --calib SPEC [--method M] [--eval SPEC --metric M]: static INT8 QDQ"},
     {"simplify", cmd_simplify,
-     "IN -o OUT: fold constants, remove dead nodes, record shapes, save"},
+     "IN -o OUT [--lower-qdq]: fold constants, remove dead nodes, record shapes"},
     {"ops", cmd_ops, ": list the ops the runtime supports"},
     {"eval", cmd_eval,
      "MODEL --data SPEC --metric top1|top5|accuracy|f1|miou|cer|vad-f1 [--limit N] [--json]"},

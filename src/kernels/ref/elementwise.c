@@ -57,23 +57,23 @@ void nn_bcast_init(nn_bcast *p, int n_in, const int *in_ndim, const int64_t *con
  * Walk the outer axes of a plan (all but the innermost) as an odometer, keeping each
  * input's element offset; BODY runs once per inner run with off[k] and the run index r.
  */
-#define BCAST_WALK(p, ...)                                                             \
-  do {                                                                                 \
-    int64_t inner_ = (p)->dims[(p)->ndim - 1];                                         \
-    if ((p)->numel == 0 || inner_ == 0) break;                                         \
-    int64_t runs_ = (p)->numel / inner_;                                               \
-    int64_t idx_[NN_MAX_DIMS] = {0}, off[3] = {0, 0, 0};                               \
-    int no_ = (p)->ndim - 1;                                                           \
-    for (int64_t r = 0; r < runs_; r++) {                                              \
-      __VA_ARGS__;                                                                        \
-      for (int d_ = no_ - 1; d_ >= 0; d_--) {                                          \
-        for (int k_ = 0; k_ < (p)->n_in; k_++) off[k_] += (p)->strides[k_][d_];        \
-        if (++idx_[d_] < (p)->dims[d_]) break;                                         \
-        for (int k_ = 0; k_ < (p)->n_in; k_++)                                         \
-          off[k_] -= (p)->strides[k_][d_] * (p)->dims[d_];                             \
-        idx_[d_] = 0;                                                                  \
-      }                                                                                \
-    }                                                                                  \
+#define BCAST_WALK(p, ...)                                                                 \
+  do {                                                                                     \
+    int64_t inner_ = (p)->dims[(p)->ndim - 1];                                             \
+    if ((p)->numel == 0 || inner_ == 0) break;                                             \
+    int64_t runs_ = (p)->numel / inner_;                                                   \
+    int64_t idx_[NN_MAX_DIMS] = {0}, off[3] = {0, 0, 0};                                   \
+    int no_ = (p)->ndim - 1;                                                               \
+    for (int64_t r = 0; r < runs_; r++) {                                                  \
+      __VA_ARGS__;                                                                         \
+      for (int d_ = no_ - 1; d_ >= 0; d_--) {                                              \
+        for (int k_ = 0; k_ < (p)->n_in; k_++) off[k_] += (p)->strides[k_][d_];            \
+        if (++idx_[d_] < (p)->dims[d_]) break;                                             \
+        for (int k_ = 0; k_ < (p)->n_in; k_++)                                             \
+          off[k_] -= (p)->strides[k_][d_] * (p)->dims[d_];                                 \
+        idx_[d_] = 0;                                                                      \
+      }                                                                                    \
+    }                                                                                      \
   } while (0)
 
 void nn_binary__ref(const nn_bcast *p, nn_binary_fn fn, const void *a, size_t asz,
@@ -86,17 +86,16 @@ void nn_binary__ref(const nn_bcast *p, nn_binary_fn fn, const void *a, size_t as
                    py + (size_t)(r * inner) * ysz, aux));
 }
 
-#define WHERE_LOOP(T)                                                                  \
-  do {                                                                                 \
-    const T *x_ = x, *y_ = y;                                                          \
-    T *o_ = out;                                                                       \
-    BCAST_WALK(p, {                                                                    \
-      const uint8_t *c = cond + off[0];                                                \
-      const T *xa = x_ + off[1], *ya = y_ + off[2];                                    \
-      T *o = o_ + r * inner;                                                           \
-      for (int64_t i = 0; i < inner; i++)                                              \
-        o[i] = c[i * sc] ? xa[i * sx] : ya[i * sy];                                    \
-    });                                                                                \
+#define WHERE_LOOP(T)                                                                      \
+  do {                                                                                     \
+    const T *x_ = x, *y_ = y;                                                              \
+    T *o_ = out;                                                                           \
+    BCAST_WALK(p, {                                                                        \
+      const uint8_t *c = cond + off[0];                                                    \
+      const T *xa = x_ + off[1], *ya = y_ + off[2];                                        \
+      T *o = o_ + r * inner;                                                               \
+      for (int64_t i = 0; i < inner; i++) o[i] = c[i * sc] ? xa[i * sx] : ya[i * sy];      \
+    });                                                                                    \
   } while (0)
 
 void nn_where__ref(const nn_bcast *p, const uint8_t *cond, const void *x, const void *y,
@@ -176,7 +175,7 @@ static inline int64_t ipow_i64(int64_t a, int64_t e) {
 }
 
 /* signed integer helpers: wrap on overflow, never trap */
-#define S_DIV(T, UT, a, b)                                                             \
+#define S_DIV(T, UT, a, b)                                                                 \
   ((b) == 0 ? (T)0 : (b) == -1 ? (T)(0u - (UT)(a)) : (T)((a) / (b)))
 #define S_FMOD(T, a, b) ((b) == 0 || (b) == -1 ? (T)0 : (T)((a) % (b)))
 static inline int64_t s_mod(int64_t a, int64_t b) {
@@ -190,119 +189,120 @@ static inline int64_t s_mod(int64_t a, int64_t b) {
  * One inner loop: T input element type, CT compute type, YT output type, LD loads T
  * into CT, ST converts the expression (in A, B) to YT.
  */
-#define DEFBIN(fname, T, CT, YT, LD, ST, EXPR)                                         \
-  static void fname(int64_t n, const void *a_, int sa, const void *b_, int sb, void *y_,      \
-             const void *aux) {                                                        \
-    const T *a = a_, *b = b_;                                                          \
-    YT *y = y_;                                                                        \
-    (void)aux;                                                                         \
-    if (sa && sb) {                                                                    \
-      for (int64_t i = 0; i < n; i++) {                                                \
-        CT A = LD(a[i]), B = LD(b[i]);                                                 \
-        y[i] = ST(EXPR);                                                               \
-      }                                                                                \
-    } else if (sb) {                                                                   \
-      const CT A = LD(a[0]);                                                           \
-      for (int64_t i = 0; i < n; i++) {                                                \
-        CT B = LD(b[i]);                                                               \
-        y[i] = ST(EXPR);                                                               \
-      }                                                                                \
-    } else if (sa) {                                                                   \
-      const CT B = LD(b[0]);                                                           \
-      for (int64_t i = 0; i < n; i++) {                                                \
-        CT A = LD(a[i]);                                                               \
-        y[i] = ST(EXPR);                                                               \
-      }                                                                                \
-    } else {                                                                           \
-      const CT A = LD(a[0]), B = LD(b[0]);                                             \
-      const YT v = ST(EXPR);                                                           \
-      for (int64_t i = 0; i < n; i++) y[i] = v;                                        \
-    }                                                                                  \
+#define DEFBIN(fname, T, CT, YT, LD, ST, EXPR)                                             \
+  static void fname(int64_t n, const void *a_, int sa, const void *b_, int sb, void *y_,   \
+                    const void *aux) {                                                     \
+    const T *a = a_, *b = b_;                                                              \
+    YT *y = y_;                                                                            \
+    (void)aux;                                                                             \
+    if (sa && sb) {                                                                        \
+      for (int64_t i = 0; i < n; i++) {                                                    \
+        CT A = LD(a[i]), B = LD(b[i]);                                                     \
+        y[i] = ST(EXPR);                                                                   \
+      }                                                                                    \
+    } else if (sb) {                                                                       \
+      const CT A = LD(a[0]);                                                               \
+      for (int64_t i = 0; i < n; i++) {                                                    \
+        CT B = LD(b[i]);                                                                   \
+        y[i] = ST(EXPR);                                                                   \
+      }                                                                                    \
+    } else if (sa) {                                                                       \
+      const CT B = LD(b[0]);                                                               \
+      for (int64_t i = 0; i < n; i++) {                                                    \
+        CT A = LD(a[i]);                                                                   \
+        y[i] = ST(EXPR);                                                                   \
+      }                                                                                    \
+    } else {                                                                               \
+      const CT A = LD(a[0]), B = LD(b[0]);                                                 \
+      const YT v = ST(EXPR);                                                               \
+      for (int64_t i = 0; i < n; i++) y[i] = v;                                            \
+    }                                                                                      \
   }
 
 /* Float types: (short name, storage, compute, load, store, libm suffix). */
-#define FLOAT_TYPES(X)                                                                 \
-  X(f32, float, float, ID, ID, f, mod_f)                                               \
-  X(f64, double, double, ID, ID, , mod_d)                                              \
-  X(f16, uint16_t, float, nn_f16_to_f32, nn_f32_to_f16, f, mod_f)                      \
+#define FLOAT_TYPES(X)                                                                     \
+  X(f32, float, float, ID, ID, f, mod_f)                                                   \
+  X(f64, double, double, ID, ID, , mod_d)                                                  \
+  X(f16, uint16_t, float, nn_f16_to_f32, nn_f32_to_f16, f, mod_f)                          \
   X(bf16, uint16_t, float, nn_bf16_to_f32, nn_f32_to_bf16, f, mod_f)
 
-#define FLOAT_OPS(s, T, CT, LD, ST, SFX, MOD)                                          \
-  DEFBIN(nn_##s##_add__ref, T, CT, T, LD, ST, A + B)                                   \
-  DEFBIN(nn_##s##_sub__ref, T, CT, T, LD, ST, A - B)                                   \
-  DEFBIN(nn_##s##_mul__ref, T, CT, T, LD, ST, A * B)                                   \
-  DEFBIN(nn_##s##_div__ref, T, CT, T, LD, ST, A / B)                                   \
-  DEFBIN(nn_##s##_pow__ref, T, CT, T, LD, ST, pow##SFX(A, B))                          \
-  DEFBIN(nn_##s##_mod__ref, T, CT, T, LD, ST, MOD(A, B))                               \
-  DEFBIN(nn_##s##_fmod__ref, T, CT, T, LD, ST, fmod##SFX(A, B))                        \
-  DEFBIN(nn_##s##_max__ref, T, CT, T, LD, ST, (A != A || A > B) ? A : B)               \
-  DEFBIN(nn_##s##_min__ref, T, CT, T, LD, ST, (A != A || A < B) ? A : B)               \
-  DEFBIN(nn_##s##_prelu__ref, T, CT, T, LD, ST, A < 0 ? A * B : A)                     \
-  DEFBIN(nn_##s##_eq__ref, T, CT, uint8_t, LD, TO_BOOL, A == B)                        \
-  DEFBIN(nn_##s##_lt__ref, T, CT, uint8_t, LD, TO_BOOL, A < B)                         \
-  DEFBIN(nn_##s##_gt__ref, T, CT, uint8_t, LD, TO_BOOL, A > B)                         \
-  DEFBIN(nn_##s##_le__ref, T, CT, uint8_t, LD, TO_BOOL, A <= B)                        \
+#define FLOAT_OPS(s, T, CT, LD, ST, SFX, MOD)                                              \
+  DEFBIN(nn_##s##_add__ref, T, CT, T, LD, ST, A + B)                                       \
+  DEFBIN(nn_##s##_sub__ref, T, CT, T, LD, ST, A - B)                                       \
+  DEFBIN(nn_##s##_mul__ref, T, CT, T, LD, ST, A *B)                                        \
+  DEFBIN(nn_##s##_div__ref, T, CT, T, LD, ST, A / B)                                       \
+  DEFBIN(nn_##s##_pow__ref, T, CT, T, LD, ST, pow##SFX(A, B))                              \
+  DEFBIN(nn_##s##_mod__ref, T, CT, T, LD, ST, MOD(A, B))                                   \
+  DEFBIN(nn_##s##_fmod__ref, T, CT, T, LD, ST, fmod##SFX(A, B))                            \
+  DEFBIN(nn_##s##_max__ref, T, CT, T, LD, ST, (A != A || A > B) ? A : B)                   \
+  DEFBIN(nn_##s##_min__ref, T, CT, T, LD, ST, (A != A || A < B) ? A : B)                   \
+  DEFBIN(nn_##s##_prelu__ref, T, CT, T, LD, ST, A < 0 ? A * B : A)                         \
+  DEFBIN(nn_##s##_eq__ref, T, CT, uint8_t, LD, TO_BOOL, A == B)                            \
+  DEFBIN(nn_##s##_lt__ref, T, CT, uint8_t, LD, TO_BOOL, A < B)                             \
+  DEFBIN(nn_##s##_gt__ref, T, CT, uint8_t, LD, TO_BOOL, A > B)                             \
+  DEFBIN(nn_##s##_le__ref, T, CT, uint8_t, LD, TO_BOOL, A <= B)                            \
   DEFBIN(nn_##s##_ge__ref, T, CT, uint8_t, LD, TO_BOOL, A >= B)
 FLOAT_TYPES(FLOAT_OPS)
 
 /* Integer types: (short name, type, unsigned type wide enough to wrap without UB). */
-#define SINT_TYPES(X)                                                                  \
-  X(i8, int8_t, uint32_t)                                                              \
-  X(i16, int16_t, uint32_t)                                                            \
-  X(i32, int32_t, uint32_t)                                                            \
+#define SINT_TYPES(X)                                                                      \
+  X(i8, int8_t, uint32_t)                                                                  \
+  X(i16, int16_t, uint32_t)                                                                \
+  X(i32, int32_t, uint32_t)                                                                \
   X(i64, int64_t, uint64_t)
-#define UINT_TYPES(X)                                                                  \
-  X(u8, uint8_t, uint32_t)                                                             \
-  X(u16, uint16_t, uint32_t)                                                           \
-  X(u32, uint32_t, uint32_t)                                                           \
+#define UINT_TYPES(X)                                                                      \
+  X(u8, uint8_t, uint32_t)                                                                 \
+  X(u16, uint16_t, uint32_t)                                                               \
+  X(u32, uint32_t, uint32_t)                                                               \
   X(u64, uint64_t, uint64_t)
 
-#define INT_COMMON_OPS(s, T, UT)                                                       \
-  DEFBIN(nn_##s##_add__ref, T, T, T, ID, ID, (T)((UT)A + (UT)B))                       \
-  DEFBIN(nn_##s##_sub__ref, T, T, T, ID, ID, (T)((UT)A - (UT)B))                       \
-  DEFBIN(nn_##s##_mul__ref, T, T, T, ID, ID, (T)((UT)A * (UT)B))                       \
-  DEFBIN(nn_##s##_max__ref, T, T, T, ID, ID, A > B ? A : B)                            \
-  DEFBIN(nn_##s##_min__ref, T, T, T, ID, ID, A < B ? A : B)                            \
-  DEFBIN(nn_##s##_eq__ref, T, T, uint8_t, ID, TO_BOOL, A == B)                         \
-  DEFBIN(nn_##s##_lt__ref, T, T, uint8_t, ID, TO_BOOL, A < B)                          \
-  DEFBIN(nn_##s##_gt__ref, T, T, uint8_t, ID, TO_BOOL, A > B)                          \
-  DEFBIN(nn_##s##_le__ref, T, T, uint8_t, ID, TO_BOOL, A <= B)                         \
+#define INT_COMMON_OPS(s, T, UT)                                                           \
+  DEFBIN(nn_##s##_add__ref, T, T, T, ID, ID, (T)((UT)A + (UT)B))                           \
+  DEFBIN(nn_##s##_sub__ref, T, T, T, ID, ID, (T)((UT)A - (UT)B))                           \
+  DEFBIN(nn_##s##_mul__ref, T, T, T, ID, ID, (T)((UT)A * (UT)B))                           \
+  DEFBIN(nn_##s##_max__ref, T, T, T, ID, ID, A > B ? A : B)                                \
+  DEFBIN(nn_##s##_min__ref, T, T, T, ID, ID, A < B ? A : B)                                \
+  DEFBIN(nn_##s##_eq__ref, T, T, uint8_t, ID, TO_BOOL, A == B)                             \
+  DEFBIN(nn_##s##_lt__ref, T, T, uint8_t, ID, TO_BOOL, A < B)                              \
+  DEFBIN(nn_##s##_gt__ref, T, T, uint8_t, ID, TO_BOOL, A > B)                              \
+  DEFBIN(nn_##s##_le__ref, T, T, uint8_t, ID, TO_BOOL, A <= B)                             \
   DEFBIN(nn_##s##_ge__ref, T, T, uint8_t, ID, TO_BOOL, A >= B)
 
-#define SINT_OPS(s, T, UT)                                                             \
-  INT_COMMON_OPS(s, T, UT)                                                             \
-  DEFBIN(nn_##s##_div__ref, T, T, T, ID, ID, S_DIV(T, UT, A, B))                       \
-  DEFBIN(nn_##s##_pow__ref, T, T, T, ID, ID, (T)ipow_i64(A, B))                        \
-  DEFBIN(nn_##s##_mod__ref, T, T, T, ID, ID, (T)s_mod(A, B))                           \
-  DEFBIN(nn_##s##_fmod__ref, T, T, T, ID, ID, S_FMOD(T, A, B))                         \
+#define SINT_OPS(s, T, UT)                                                                 \
+  INT_COMMON_OPS(s, T, UT)                                                                 \
+  DEFBIN(nn_##s##_div__ref, T, T, T, ID, ID, S_DIV(T, UT, A, B))                           \
+  DEFBIN(nn_##s##_pow__ref, T, T, T, ID, ID, (T)ipow_i64(A, B))                            \
+  DEFBIN(nn_##s##_mod__ref, T, T, T, ID, ID, (T)s_mod(A, B))                               \
+  DEFBIN(nn_##s##_fmod__ref, T, T, T, ID, ID, S_FMOD(T, A, B))                             \
   DEFBIN(nn_##s##_prelu__ref, T, T, T, ID, ID, A < 0 ? (T)((UT)A * (UT)B) : A)
 SINT_TYPES(SINT_OPS)
 
 #define SHIFT_BITS(T) ((T)(sizeof(T) * 8))
-#define UINT_OPS(s, T, UT)                                                             \
-  INT_COMMON_OPS(s, T, UT)                                                             \
-  DEFBIN(nn_##s##_div__ref, T, T, T, ID, ID, B == 0 ? (T)0 : (T)(A / B))               \
-  DEFBIN(nn_##s##_pow__ref, T, T, T, ID, ID, (T)ipow_u64(A, B))                        \
-  DEFBIN(nn_##s##_mod__ref, T, T, T, ID, ID, B == 0 ? (T)0 : (T)(A % B))               \
-  DEFBIN(nn_##s##_fmod__ref, T, T, T, ID, ID, B == 0 ? (T)0 : (T)(A % B))              \
-  DEFBIN(nn_##s##_prelu__ref, T, T, T, ID, ID, ((void)B, A))                                    \
-  DEFBIN(nn_##s##_shl__ref, T, T, T, ID, ID, B >= SHIFT_BITS(T) ? (T)0 : (T)((UT)A << B)) \
+#define UINT_OPS(s, T, UT)                                                                 \
+  INT_COMMON_OPS(s, T, UT)                                                                 \
+  DEFBIN(nn_##s##_div__ref, T, T, T, ID, ID, B == 0 ? (T)0 : (T)(A / B))                   \
+  DEFBIN(nn_##s##_pow__ref, T, T, T, ID, ID, (T)ipow_u64(A, B))                            \
+  DEFBIN(nn_##s##_mod__ref, T, T, T, ID, ID, B == 0 ? (T)0 : (T)(A % B))                   \
+  DEFBIN(nn_##s##_fmod__ref, T, T, T, ID, ID, B == 0 ? (T)0 : (T)(A % B))                  \
+  DEFBIN(nn_##s##_prelu__ref, T, T, T, ID, ID, ((void)B, A))                               \
+  DEFBIN(nn_##s##_shl__ref, T, T, T, ID, ID, B >= SHIFT_BITS(T) ? (T)0 : (T)((UT)A << B))  \
   DEFBIN(nn_##s##_shr__ref, T, T, T, ID, ID, B >= SHIFT_BITS(T) ? (T)0 : (T)(A >> B))
 UINT_TYPES(UINT_OPS)
 
-DEFBIN(nn_b8_and__ref, uint8_t, uint8_t, uint8_t, ID, TO_BOOL, A && B)
+DEFBIN(nn_b8_and__ref, uint8_t, uint8_t, uint8_t, ID, TO_BOOL, A &&B)
 DEFBIN(nn_b8_or__ref, uint8_t, uint8_t, uint8_t, ID, TO_BOOL, A || B)
 DEFBIN(nn_b8_xor__ref, uint8_t, uint8_t, uint8_t, ID, TO_BOOL, (A != 0) != (B != 0))
 DEFBIN(nn_b8_eq__ref, uint8_t, uint8_t, uint8_t, ID, TO_BOOL, (A != 0) == (B != 0))
 DEFBIN(nn_b8_max__ref, uint8_t, uint8_t, uint8_t, ID, TO_BOOL, A || B)
-DEFBIN(nn_b8_min__ref, uint8_t, uint8_t, uint8_t, ID, TO_BOOL, A && B)
+DEFBIN(nn_b8_min__ref, uint8_t, uint8_t, uint8_t, ID, TO_BOOL, A &&B)
 
 /* ---- mixed-dtype Pow ---- */
 
 void nn_any_pow__ref(int64_t n, const void *a, int sa, const void *b, int sb, void *y,
                      const void *aux) {
   const nn_pow_types *t = aux;
-  const nn_dtype_traits *ta = nn_dtype_traits_of(t->base), *tb = nn_dtype_traits_of(t->exponent),
+  const nn_dtype_traits *ta = nn_dtype_traits_of(t->base),
+                        *tb = nn_dtype_traits_of(t->exponent),
                         *ty = nn_dtype_traits_of(t->out);
   const char *pa = a, *pb = b;
   char *py = y;
@@ -327,14 +327,14 @@ void nn_any_pow__ref(int64_t n, const void *a, int sa, const void *b, int sb, vo
 
 /* ---- lookup ---- */
 
-#define ENTRY_ROW(s)                                                                   \
-  [NN_BIN_ADD] = nn_##s##_add__ref, [NN_BIN_SUB] = nn_##s##_sub__ref,                  \
-  [NN_BIN_MUL] = nn_##s##_mul__ref, [NN_BIN_DIV] = nn_##s##_div__ref,                  \
-  [NN_BIN_POW] = nn_##s##_pow__ref, [NN_BIN_MOD] = nn_##s##_mod__ref,                  \
-  [NN_BIN_FMOD] = nn_##s##_fmod__ref, [NN_BIN_MAX] = nn_##s##_max__ref,                \
-  [NN_BIN_MIN] = nn_##s##_min__ref, [NN_BIN_PRELU] = nn_##s##_prelu__ref,              \
-  [NN_BIN_EQ] = nn_##s##_eq__ref, [NN_BIN_LT] = nn_##s##_lt__ref,                      \
-  [NN_BIN_GT] = nn_##s##_gt__ref, [NN_BIN_LE] = nn_##s##_le__ref,                      \
+#define ENTRY_ROW(s)                                                                       \
+  [NN_BIN_ADD] = nn_##s##_add__ref, [NN_BIN_SUB] = nn_##s##_sub__ref,                      \
+  [NN_BIN_MUL] = nn_##s##_mul__ref, [NN_BIN_DIV] = nn_##s##_div__ref,                      \
+  [NN_BIN_POW] = nn_##s##_pow__ref, [NN_BIN_MOD] = nn_##s##_mod__ref,                      \
+  [NN_BIN_FMOD] = nn_##s##_fmod__ref, [NN_BIN_MAX] = nn_##s##_max__ref,                    \
+  [NN_BIN_MIN] = nn_##s##_min__ref, [NN_BIN_PRELU] = nn_##s##_prelu__ref,                  \
+  [NN_BIN_EQ] = nn_##s##_eq__ref, [NN_BIN_LT] = nn_##s##_lt__ref,                          \
+  [NN_BIN_GT] = nn_##s##_gt__ref, [NN_BIN_LE] = nn_##s##_le__ref,                          \
   [NN_BIN_GE] = nn_##s##_ge__ref
 
 static const nn_binary_fn g_bin[NN_DTYPE_COUNT][NN_BIN_COUNT] = {
@@ -346,16 +346,20 @@ static const nn_binary_fn g_bin[NN_DTYPE_COUNT][NN_BIN_COUNT] = {
     [NN_INT16] = {ENTRY_ROW(i16)},
     [NN_INT32] = {ENTRY_ROW(i32)},
     [NN_INT64] = {ENTRY_ROW(i64)},
-    [NN_UINT8] = {ENTRY_ROW(u8), [NN_BIN_SHL] = nn_u8_shl__ref, [NN_BIN_SHR] = nn_u8_shr__ref},
-    [NN_UINT16] = {ENTRY_ROW(u16), [NN_BIN_SHL] = nn_u16_shl__ref,
-                   [NN_BIN_SHR] = nn_u16_shr__ref},
-    [NN_UINT32] = {ENTRY_ROW(u32), [NN_BIN_SHL] = nn_u32_shl__ref,
-                   [NN_BIN_SHR] = nn_u32_shr__ref},
-    [NN_UINT64] = {ENTRY_ROW(u64), [NN_BIN_SHL] = nn_u64_shl__ref,
-                   [NN_BIN_SHR] = nn_u64_shr__ref},
-    [NN_BOOL] = {[NN_BIN_AND] = nn_b8_and__ref, [NN_BIN_OR] = nn_b8_or__ref,
-                 [NN_BIN_XOR] = nn_b8_xor__ref, [NN_BIN_EQ] = nn_b8_eq__ref,
-                 [NN_BIN_MAX] = nn_b8_max__ref, [NN_BIN_MIN] = nn_b8_min__ref},
+    [NN_UINT8] =
+        {ENTRY_ROW(u8), [NN_BIN_SHL] = nn_u8_shl__ref, [NN_BIN_SHR] = nn_u8_shr__ref},
+    [NN_UINT16] =
+        {ENTRY_ROW(u16), [NN_BIN_SHL] = nn_u16_shl__ref, [NN_BIN_SHR] = nn_u16_shr__ref},
+    [NN_UINT32] =
+        {ENTRY_ROW(u32), [NN_BIN_SHL] = nn_u32_shl__ref, [NN_BIN_SHR] = nn_u32_shr__ref},
+    [NN_UINT64] =
+        {ENTRY_ROW(u64), [NN_BIN_SHL] = nn_u64_shl__ref, [NN_BIN_SHR] = nn_u64_shr__ref},
+    [NN_BOOL] = {[NN_BIN_AND] = nn_b8_and__ref,
+                 [NN_BIN_OR] = nn_b8_or__ref,
+                 [NN_BIN_XOR] = nn_b8_xor__ref,
+                 [NN_BIN_EQ] = nn_b8_eq__ref,
+                 [NN_BIN_MAX] = nn_b8_max__ref,
+                 [NN_BIN_MIN] = nn_b8_min__ref},
 };
 
 nn_binary_fn nn_binary_lookup__ref(nn_binop op, nn_dtype dt) {

@@ -13,12 +13,12 @@
 #include "core/dtype.h"
 
 /* float -> integer: truncate, saturate, NaN -> 0 */
-#define SAT(T, lo, hi)                                                                 \
-  static inline T sat_##T(double v) {                                                  \
-    if (v != v) return 0;                                                              \
-    if (v <= (double)(lo)) return (T)(lo);                                             \
-    if (v >= (double)(hi)) return (T)(hi);                                             \
-    return (T)v;                                                                       \
+#define SAT(T, lo, hi)                                                                     \
+  static inline T sat_##T(double v) {                                                      \
+    if (v != v) return 0;                                                                  \
+    if (v <= (double)(lo)) return (T)(lo);                                                 \
+    if (v >= (double)(hi)) return (T)(hi);                                                 \
+    return (T)v;                                                                           \
   }
 SAT(int8_t, INT8_MIN, INT8_MAX)
 SAT(int16_t, INT16_MIN, INT16_MAX)
@@ -40,36 +40,36 @@ SAT(uint64_t, 0, UINT64_MAX)
 #define CONV_BI(D, v) ((D)((v) != 0))
 #define CONV_BB(D, v) ((D)((v) != 0))
 
-#define CAST_LOOP(s, S, SK, d, D, DK)                                                  \
-  static void cast_##s##_##d(int64_t n, const void *x_, void *y_) {                    \
-    const S *x = x_;                                                                   \
-    D *y = y_;                                                                         \
-    for (int64_t i = 0; i < n; i++) y[i] = CONV_##SK##DK(D, x[i]);                     \
+#define CAST_LOOP(s, S, SK, d, D, DK)                                                      \
+  static void cast_##s##_##d(int64_t n, const void *x_, void *y_) {                        \
+    const S *x = x_;                                                                       \
+    D *y = y_;                                                                             \
+    for (int64_t i = 0; i < n; i++) y[i] = CONV_##SK##DK(D, x[i]);                         \
   }
 
-#define DST_TYPES(X, s, S, SK)                                                         \
-  X(s, S, SK, f32, float, F)                                                           \
-  X(s, S, SK, f64, double, F)                                                          \
-  X(s, S, SK, i8, int8_t, I)                                                           \
-  X(s, S, SK, i16, int16_t, I)                                                         \
-  X(s, S, SK, i32, int32_t, I)                                                         \
-  X(s, S, SK, i64, int64_t, I)                                                         \
-  X(s, S, SK, u8, uint8_t, I)                                                          \
-  X(s, S, SK, u16, uint16_t, I)                                                        \
-  X(s, S, SK, u32, uint32_t, I)                                                        \
-  X(s, S, SK, u64, uint64_t, I)                                                        \
+#define DST_TYPES(X, s, S, SK)                                                             \
+  X(s, S, SK, f32, float, F)                                                               \
+  X(s, S, SK, f64, double, F)                                                              \
+  X(s, S, SK, i8, int8_t, I)                                                               \
+  X(s, S, SK, i16, int16_t, I)                                                             \
+  X(s, S, SK, i32, int32_t, I)                                                             \
+  X(s, S, SK, i64, int64_t, I)                                                             \
+  X(s, S, SK, u8, uint8_t, I)                                                              \
+  X(s, S, SK, u16, uint16_t, I)                                                            \
+  X(s, S, SK, u32, uint32_t, I)                                                            \
+  X(s, S, SK, u64, uint64_t, I)                                                            \
   X(s, S, SK, b8, uint8_t, B)
-#define SRC_TYPES(X)                                                                   \
-  X(f32, float, F)                                                                     \
-  X(f64, double, F)                                                                    \
-  X(i8, int8_t, I)                                                                     \
-  X(i16, int16_t, I)                                                                   \
-  X(i32, int32_t, I)                                                                   \
-  X(i64, int64_t, I)                                                                   \
-  X(u8, uint8_t, I)                                                                    \
-  X(u16, uint16_t, I)                                                                  \
-  X(u32, uint32_t, I)                                                                  \
-  X(u64, uint64_t, I)                                                                  \
+#define SRC_TYPES(X)                                                                       \
+  X(f32, float, F)                                                                         \
+  X(f64, double, F)                                                                        \
+  X(i8, int8_t, I)                                                                         \
+  X(i16, int16_t, I)                                                                       \
+  X(i32, int32_t, I)                                                                       \
+  X(i64, int64_t, I)                                                                       \
+  X(u8, uint8_t, I)                                                                        \
+  X(u16, uint16_t, I)                                                                      \
+  X(u32, uint32_t, I)                                                                      \
+  X(u64, uint64_t, I)                                                                      \
   X(b8, uint8_t, B)
 
 #define STAMP_SRC(s, S, SK) DST_TYPES(CAST_LOOP, s, S, SK)
@@ -201,10 +201,10 @@ static int format_float(double v, int is_f32, char *buf, size_t cap) {
   digits[nd] = 0;
   double a = fabs(v);
   size_t n = 0;
-#define PUT(c)                                                                         \
-  do {                                                                                 \
-    if (n + 1 < cap) buf[n] = (c);                                                     \
-    n++;                                                                               \
+#define PUT(c)                                                                             \
+  do {                                                                                     \
+    if (n + 1 < cap) buf[n] = (c);                                                         \
+    n++;                                                                                   \
   } while (0)
   if (neg) PUT('-');
   if (a == 0 || (a >= 1e-4 && a < 1e16)) {
@@ -238,7 +238,8 @@ int nn_cast_format__ref(const void *x, nn_dtype from, int64_t i, char *buf, size
   const nn_dtype_traits *t = nn_dtype_traits_of(from);
   if (!t || !t->to_f64 || from == NN_STRING) return -1;
   const void *p = (const char *)x + (size_t)i * t->size;
-  if (from == NN_BOOL) return snprintf(buf, cap, "%s", *(const uint8_t *)p ? "True" : "False");
+  if (from == NN_BOOL)
+    return snprintf(buf, cap, "%s", *(const uint8_t *)p ? "True" : "False");
   if (t->is_integer) {
     if (!t->is_signed && t->size == 8)
       return snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)p);

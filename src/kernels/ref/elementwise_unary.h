@@ -15,7 +15,7 @@ typedef enum nn_unop {
   NN_UN_NEG,
   NN_UN_SIGN,
   NN_UN_RELU,
-  NN_UN_CLIP, /* float: [lo, hi]; integers: [ilo, ihi]; NaN passes through */
+  NN_UN_CLIP, /* min(max(x, lo), hi) (so lo > hi gives hi); NaN passes through */
   NN_UN_SQRT,
   NN_UN_EXP,
   NN_UN_LOG,
@@ -37,12 +37,12 @@ typedef enum nn_unop {
   NN_UN_ATANH,
   NN_UN_TANH,
   NN_UN_SIGMOID,
-  NN_UN_LEAKY_RELU,      /* alpha */
-  NN_UN_ELU,             /* alpha */
-  NN_UN_SELU,            /* alpha, gamma */
-  NN_UN_CELU,            /* alpha */
+  NN_UN_LEAKY_RELU,       /* alpha */
+  NN_UN_ELU,              /* alpha */
+  NN_UN_SELU,             /* alpha, gamma */
+  NN_UN_CELU,             /* alpha */
   NN_UN_THRESHOLDED_RELU, /* alpha */
-  NN_UN_HARD_SIGMOID,    /* alpha, beta */
+  NN_UN_HARD_SIGMOID,     /* alpha, beta */
   NN_UN_HARD_SWISH,
   NN_UN_SOFTPLUS,
   NN_UN_SOFTSIGN,
@@ -57,8 +57,10 @@ typedef enum nn_unop {
 
 typedef struct nn_unary_params {
   float alpha, beta, gamma;
-  double lo, hi;    /* Clip bounds for float types */
-  int64_t ilo, ihi; /* Clip bounds for integer types */
+  double lo, hi; /* Clip bounds for float types */
+  /* Clip bounds for integer types, as the dtype's value cast to int64 (cast back to
+   * the dtype in the kernel, so -1 is the maximum of an unsigned type) */
+  int64_t ilo, ihi;
   int detect_negative, detect_positive;
 } nn_unary_params;
 

@@ -42,7 +42,7 @@ int64_t nn_xN_gather__ref(const void *data, void *out, size_t elem, int64_t oute
 int64_t nn_xN_gather_elements__ref(const void *data, void *out, size_t elem, int ndim,
                                    const int64_t *data_dims, const void *idx,
                                    int idx_is_i64, const int64_t *idx_dims, int axis) {
-  int64_t n = 1, ds[NN_MAX_DIMS], c[NN_MAX_DIMS] = {0};
+  int64_t n = 1, ds[NN_MAX_DIMS] = {0}, c[NN_MAX_DIMS] = {0};
   for (int k = 0; k < ndim; k++) n *= idx_dims[k];
   if (n == 0) return -1;
   int64_t s = 1;

@@ -92,127 +92,145 @@ static int finalizes_in_double(nn_reduce_op op) {
  * store an ACC/double result as T, LO/HI start values of max/min.
  */
 #define REDUCE_KERNEL(fname, T, ACC, LD, ADDF, MULF, ABSF, ISNAN, ST_ACC, ST_DBL, LO, HI)  \
-  static inline ACC fname##_init(nn_reduce_op op) {                                    \
-    return op == NN_RED_PROD ? (ACC)1 : op == NN_RED_MAX ? LO : op == NN_RED_MIN ? HI : (ACC)0; \
-  }                                                                                    \
-  static inline T fname##_fin(nn_reduce_op op, ACC a, int64_t count) {                 \
-    if (!finalizes_in_double(op)) return ST_ACC(a);                                    \
-    double d = (double)a;                                                              \
-    return ST_DBL(op == NN_RED_MEAN ? d / (double)count : op == NN_RED_L2 ? sqrt(d) : log(d)); \
-  }                                                                                    \
-  /* acc[j] (j < w) combined with rows xp[j] for one run */                            \
-  static inline void fname##_run(nn_reduce_op op, ACC *acc, int64_t w, int64_t step,   \
-                                 const T *xp) {                                        \
-    /* step 0: one accumulator over w contiguous values; 1: w accumulators */          \
-    ACC a = acc[0];                                                                    \
-    switch (op) {                                                                      \
-    case NN_RED_SUM:                                                                   \
-    case NN_RED_MEAN:                                                                  \
-    case NN_RED_LOGSUM:                                                                \
-      if (step) for (int64_t j = 0; j < w; j++) acc[j] = ADDF(acc[j], LD(xp[j]));      \
-      else for (int64_t j = 0; j < w; j++) a = ADDF(a, LD(xp[j]));                     \
-      break;                                                                           \
-    case NN_RED_SUMSQ:                                                                 \
-    case NN_RED_L2:                                                                    \
-      if (step) for (int64_t j = 0; j < w; j++) {                                      \
-          ACC v = LD(xp[j]);                                                           \
-          acc[j] = ADDF(acc[j], MULF(v, v));                                           \
-        }                                                                              \
-      else for (int64_t j = 0; j < w; j++) {                                           \
-          ACC v = LD(xp[j]);                                                           \
-          a = ADDF(a, MULF(v, v));                                                     \
-        }                                                                              \
-      break;                                                                           \
-    case NN_RED_L1:                                                                    \
-      if (step) for (int64_t j = 0; j < w; j++) acc[j] = ADDF(acc[j], ABSF(LD(xp[j]))); \
-      else for (int64_t j = 0; j < w; j++) a = ADDF(a, ABSF(LD(xp[j])));               \
-      break;                                                                           \
-    case NN_RED_PROD:                                                                  \
-      if (step) for (int64_t j = 0; j < w; j++) acc[j] = MULF(acc[j], LD(xp[j]));      \
-      else for (int64_t j = 0; j < w; j++) a = MULF(a, LD(xp[j]));                     \
-      break;                                                                           \
-    case NN_RED_MAX:                                                                   \
-      if (step) for (int64_t j = 0; j < w; j++) {                                      \
-          ACC v = LD(xp[j]);                                                           \
-          if (v > acc[j] || ISNAN(v)) acc[j] = v;                                      \
-        }                                                                              \
-      else for (int64_t j = 0; j < w; j++) {                                           \
-          ACC v = LD(xp[j]);                                                           \
-          if (v > a || ISNAN(v)) a = v;                                                \
-        }                                                                              \
-      break;                                                                           \
-    case NN_RED_MIN:                                                                   \
-      if (step) for (int64_t j = 0; j < w; j++) {                                      \
-          ACC v = LD(xp[j]);                                                           \
-          if (v < acc[j] || ISNAN(v)) acc[j] = v;                                      \
-        }                                                                              \
-      else for (int64_t j = 0; j < w; j++) {                                           \
-          ACC v = LD(xp[j]);                                                           \
-          if (v < a || ISNAN(v)) a = v;                                                \
-        }                                                                              \
-      break;                                                                           \
-    default:                                                                           \
-      break;                                                                           \
-    }                                                                                  \
-    if (!step) acc[0] = a;                                                             \
-  }                                                                                    \
-  static void fname(const nn_reduce_plan *p, nn_reduce_op op, const T *x, T *y) {      \
-    if (p->out_n == 0) return;                                                         \
-    int last = p->ndim - 1;                                                            \
-    int64_t L = p->dims[last];                                                         \
-    odo ko, ro;                                                                        \
-    split_axes(p, &ko, &ro);                                                           \
-    if (p->reduced[last]) { /* contiguous runs reduce into one output each */          \
-      for (int64_t o = 0; o < ko.total; o++, odo_next(&ko)) {                          \
-        const T *base = x + ko.off;                                                    \
-        odo_reset(&ro);                                                                \
-        ACC a = fname##_init(op == NN_RED_LOGSUMEXP ? NN_RED_MAX : op);                \
-        for (int64_t r = 0; r < ro.total; r++, odo_next(&ro))                          \
-          fname##_run(op == NN_RED_LOGSUMEXP ? NN_RED_MAX : op, &a, L, 0, base + ro.off); \
-        if (op != NN_RED_LOGSUMEXP) {                                                  \
-          y[o] = fname##_fin(op, a, p->count);                                         \
-          continue;                                                                    \
-        }                                                                              \
-        double m = (double)a, s = 0;                                                   \
-        if (isfinite(m)) {                                                             \
-          odo_reset(&ro);                                                              \
-          for (int64_t r = 0; r < ro.total; r++, odo_next(&ro))                        \
-            for (int64_t j = 0; j < L; j++) s += exp((double)LD(base[ro.off + j]) - m); \
-          m += log(s);                                                                 \
-        }                                                                              \
-        y[o] = ST_DBL(m);                                                              \
-      }                                                                                \
-    } else { /* whole rows accumulate into a chunk of adjacent outputs */              \
-      for (int64_t o = 0; o < ko.total; o++, odo_next(&ko)) {                          \
-        const T *base = x + ko.off;                                                    \
-        T *yo = y + o * L;                                                             \
-        for (int64_t j0 = 0; j0 < L; j0 += CHUNK) {                                    \
-          int64_t w = L - j0 < CHUNK ? L - j0 : CHUNK;                                 \
-          ACC acc[CHUNK];                                                              \
-          nn_reduce_op op1 = op == NN_RED_LOGSUMEXP ? NN_RED_MAX : op;                 \
-          for (int64_t j = 0; j < w; j++) acc[j] = fname##_init(op1);                  \
-          odo_reset(&ro);                                                              \
-          for (int64_t r = 0; r < ro.total; r++, odo_next(&ro))                        \
-            fname##_run(op1, acc, w, 1, base + ro.off + j0);                           \
-          if (op != NN_RED_LOGSUMEXP) {                                                \
-            for (int64_t j = 0; j < w; j++) yo[j0 + j] = fname##_fin(op, acc[j], p->count); \
-            continue;                                                                  \
-          }                                                                            \
-          double s[CHUNK];                                                             \
-          for (int64_t j = 0; j < w; j++) s[j] = 0;                                    \
-          odo_reset(&ro);                                                              \
-          for (int64_t r = 0; r < ro.total; r++, odo_next(&ro)) {                      \
-            const T *xp = base + ro.off + j0;                                          \
-            for (int64_t j = 0; j < w; j++)                                            \
-              if (isfinite((double)acc[j])) s[j] += exp((double)LD(xp[j]) - (double)acc[j]); \
-          }                                                                            \
-          for (int64_t j = 0; j < w; j++) {                                            \
-            double m = (double)acc[j];                                                 \
-            yo[j0 + j] = ST_DBL(isfinite(m) ? m + log(s[j]) : m);                      \
-          }                                                                            \
-        }                                                                              \
-      }                                                                                \
-    }                                                                                  \
+  static inline ACC fname##_init(nn_reduce_op op) {                                        \
+    return op == NN_RED_PROD  ? (ACC)1                                                     \
+           : op == NN_RED_MAX ? LO                                                         \
+           : op == NN_RED_MIN ? HI                                                         \
+                              : (ACC)0;                                                    \
+  }                                                                                        \
+  static inline T fname##_fin(nn_reduce_op op, ACC a, int64_t count) {                     \
+    if (!finalizes_in_double(op)) return ST_ACC(a);                                        \
+    double d = (double)a;                                                                  \
+    return ST_DBL(op == NN_RED_MEAN ? d / (double)count                                    \
+                  : op == NN_RED_L2 ? sqrt(d)                                              \
+                                    : log(d));                                             \
+  }                                                                                        \
+  /* acc[j] (j < w) combined with rows xp[j] for one run */                                \
+  static inline void fname##_run(nn_reduce_op op, ACC *acc, int64_t w, int64_t step,       \
+                                 const T *xp) {                                            \
+    /* step 0: one accumulator over w contiguous values; 1: w accumulators */              \
+    ACC a = acc[0];                                                                        \
+    switch (op) {                                                                          \
+    case NN_RED_SUM:                                                                       \
+    case NN_RED_MEAN:                                                                      \
+    case NN_RED_LOGSUM:                                                                    \
+      if (step)                                                                            \
+        for (int64_t j = 0; j < w; j++) acc[j] = ADDF(acc[j], LD(xp[j]));                  \
+      else                                                                                 \
+        for (int64_t j = 0; j < w; j++) a = ADDF(a, LD(xp[j]));                            \
+      break;                                                                               \
+    case NN_RED_SUMSQ:                                                                     \
+    case NN_RED_L2:                                                                        \
+      if (step)                                                                            \
+        for (int64_t j = 0; j < w; j++) {                                                  \
+          ACC v = LD(xp[j]);                                                               \
+          acc[j] = ADDF(acc[j], MULF(v, v));                                               \
+        }                                                                                  \
+      else                                                                                 \
+        for (int64_t j = 0; j < w; j++) {                                                  \
+          ACC v = LD(xp[j]);                                                               \
+          a = ADDF(a, MULF(v, v));                                                         \
+        }                                                                                  \
+      break;                                                                               \
+    case NN_RED_L1:                                                                        \
+      if (step)                                                                            \
+        for (int64_t j = 0; j < w; j++) acc[j] = ADDF(acc[j], ABSF(LD(xp[j])));            \
+      else                                                                                 \
+        for (int64_t j = 0; j < w; j++) a = ADDF(a, ABSF(LD(xp[j])));                      \
+      break;                                                                               \
+    case NN_RED_PROD:                                                                      \
+      if (step)                                                                            \
+        for (int64_t j = 0; j < w; j++) acc[j] = MULF(acc[j], LD(xp[j]));                  \
+      else                                                                                 \
+        for (int64_t j = 0; j < w; j++) a = MULF(a, LD(xp[j]));                            \
+      break;                                                                               \
+    case NN_RED_MAX:                                                                       \
+      if (step)                                                                            \
+        for (int64_t j = 0; j < w; j++) {                                                  \
+          ACC v = LD(xp[j]);                                                               \
+          if (v > acc[j] || ISNAN(v)) acc[j] = v;                                          \
+        }                                                                                  \
+      else                                                                                 \
+        for (int64_t j = 0; j < w; j++) {                                                  \
+          ACC v = LD(xp[j]);                                                               \
+          if (v > a || ISNAN(v)) a = v;                                                    \
+        }                                                                                  \
+      break;                                                                               \
+    case NN_RED_MIN:                                                                       \
+      if (step)                                                                            \
+        for (int64_t j = 0; j < w; j++) {                                                  \
+          ACC v = LD(xp[j]);                                                               \
+          if (v < acc[j] || ISNAN(v)) acc[j] = v;                                          \
+        }                                                                                  \
+      else                                                                                 \
+        for (int64_t j = 0; j < w; j++) {                                                  \
+          ACC v = LD(xp[j]);                                                               \
+          if (v < a || ISNAN(v)) a = v;                                                    \
+        }                                                                                  \
+      break;                                                                               \
+    default: break;                                                                        \
+    }                                                                                      \
+    if (!step) acc[0] = a;                                                                 \
+  }                                                                                        \
+  static void fname(const nn_reduce_plan *p, nn_reduce_op op, const T *x, T *y) {          \
+    if (p->out_n == 0) return;                                                             \
+    int last = p->ndim - 1;                                                                \
+    int64_t L = p->dims[last];                                                             \
+    odo ko, ro;                                                                            \
+    split_axes(p, &ko, &ro);                                                               \
+    if (p->reduced[last]) { /* contiguous runs reduce into one output each */              \
+      for (int64_t o = 0; o < ko.total; o++, odo_next(&ko)) {                              \
+        const T *base = x + ko.off;                                                        \
+        odo_reset(&ro);                                                                    \
+        ACC a = fname##_init(op == NN_RED_LOGSUMEXP ? NN_RED_MAX : op);                    \
+        for (int64_t r = 0; r < ro.total; r++, odo_next(&ro))                              \
+          fname##_run(op == NN_RED_LOGSUMEXP ? NN_RED_MAX : op, &a, L, 0, base + ro.off);  \
+        if (op != NN_RED_LOGSUMEXP) {                                                      \
+          y[o] = fname##_fin(op, a, p->count);                                             \
+          continue;                                                                        \
+        }                                                                                  \
+        double m = (double)a, s = 0;                                                       \
+        if (isfinite(m)) {                                                                 \
+          odo_reset(&ro);                                                                  \
+          for (int64_t r = 0; r < ro.total; r++, odo_next(&ro))                            \
+            for (int64_t j = 0; j < L; j++) s += exp((double)LD(base[ro.off + j]) - m);    \
+          m += log(s);                                                                     \
+        }                                                                                  \
+        y[o] = ST_DBL(m);                                                                  \
+      }                                                                                    \
+    } else { /* whole rows accumulate into a chunk of adjacent outputs */                  \
+      for (int64_t o = 0; o < ko.total; o++, odo_next(&ko)) {                              \
+        const T *base = x + ko.off;                                                        \
+        T *yo = y + o * L;                                                                 \
+        for (int64_t j0 = 0; j0 < L; j0 += CHUNK) {                                        \
+          int64_t w = L - j0 < CHUNK ? L - j0 : CHUNK;                                     \
+          ACC acc[CHUNK];                                                                  \
+          nn_reduce_op op1 = op == NN_RED_LOGSUMEXP ? NN_RED_MAX : op;                     \
+          for (int64_t j = 0; j < w; j++) acc[j] = fname##_init(op1);                      \
+          odo_reset(&ro);                                                                  \
+          for (int64_t r = 0; r < ro.total; r++, odo_next(&ro))                            \
+            fname##_run(op1, acc, w, 1, base + ro.off + j0);                               \
+          if (op != NN_RED_LOGSUMEXP) {                                                    \
+            for (int64_t j = 0; j < w; j++)                                                \
+              yo[j0 + j] = fname##_fin(op, acc[j], p->count);                              \
+            continue;                                                                      \
+          }                                                                                \
+          double s[CHUNK];                                                                 \
+          for (int64_t j = 0; j < w; j++) s[j] = 0;                                        \
+          odo_reset(&ro);                                                                  \
+          for (int64_t r = 0; r < ro.total; r++, odo_next(&ro)) {                          \
+            const T *xp = base + ro.off + j0;                                              \
+            for (int64_t j = 0; j < w; j++)                                                \
+              if (isfinite((double)acc[j]))                                                \
+                s[j] += exp((double)LD(xp[j]) - (double)acc[j]);                           \
+          }                                                                                \
+          for (int64_t j = 0; j < w; j++) {                                                \
+            double m = (double)acc[j];                                                     \
+            yo[j0 + j] = ST_DBL(isfinite(m) ? m + log(s[j]) : m);                          \
+          }                                                                                \
+        }                                                                                  \
+      }                                                                                    \
+    }                                                                                      \
   }
 
 /* float flavours: double accumulators */
@@ -230,8 +248,8 @@ static int finalizes_in_double(nn_reduce_op op) {
 
 REDUCE_KERNEL(reduce_f32, float, double, D_LD, D_ADD, D_MUL, D_ABS, D_ISNAN, ST_F32, ST_F32,
               -INFINITY, INFINITY)
-REDUCE_KERNEL(reduce_f64, double, double, D_LD, D_ADD, D_MUL, D_ABS, D_ISNAN, ST_F64, ST_F64,
-              -INFINITY, INFINITY)
+REDUCE_KERNEL(reduce_f64, double, double, D_LD, D_ADD, D_MUL, D_ABS, D_ISNAN, ST_F64,
+              ST_F64, -INFINITY, INFINITY)
 REDUCE_KERNEL(reduce_f16, uint16_t, double, LD_F16, D_ADD, D_MUL, D_ABS, D_ISNAN, ST_F16,
               ST_F16, -INFINITY, INFINITY)
 REDUCE_KERNEL(reduce_bf16, uint16_t, double, LD_BF16, D_ADD, D_MUL, D_ABS, D_ISNAN, ST_BF16,
@@ -243,10 +261,10 @@ REDUCE_KERNEL(reduce_bf16, uint16_t, double, LD_BF16, D_ADD, D_MUL, D_ABS, D_ISN
 #define I_MUL(a, b) ((int64_t)((uint64_t)(a) * (uint64_t)(b)))
 #define I_ABS(v) ((v) < 0 ? (int64_t)(0u - (uint64_t)(v)) : (v))
 #define I_ISNAN(v) 0
-#define INT_FLAVOUR(s, T)                                                              \
-  static inline T st_acc_##s(int64_t a) { return (T)a; }                               \
-  static inline T st_dbl_##s(double d) { return d != d ? (T)0 : (T)(int64_t)d; }       \
-  REDUCE_KERNEL(reduce_##s, T, int64_t, I_LD, I_ADD, I_MUL, I_ABS, I_ISNAN, st_acc_##s, \
+#define INT_FLAVOUR(s, T)                                                                  \
+  static inline T st_acc_##s(int64_t a) { return (T)a; }                                   \
+  static inline T st_dbl_##s(double d) { return d != d ? (T)0 : (T)(int64_t)d; }           \
+  REDUCE_KERNEL(reduce_##s, T, int64_t, I_LD, I_ADD, I_MUL, I_ABS, I_ISNAN, st_acc_##s,    \
                 st_dbl_##s, INT64_MIN, INT64_MAX)
 INT_FLAVOUR(i8, int8_t)
 INT_FLAVOUR(i16, int16_t)
@@ -256,7 +274,8 @@ INT_FLAVOUR(u8, uint8_t)
 INT_FLAVOUR(u16, uint16_t)
 INT_FLAVOUR(u32, uint32_t)
 
-void nn_f32_reduce__ref(const nn_reduce_plan *p, nn_reduce_op op, const float *x, float *y) {
+void nn_f32_reduce__ref(const nn_reduce_plan *p, nn_reduce_op op, const float *x,
+                        float *y) {
   reduce_f32(p, op, x, y);
 }
 void nn_f64_reduce__ref(const nn_reduce_plan *p, nn_reduce_op op, const double *x,
@@ -269,18 +288,15 @@ int nn_reduce_supported__ref(nn_reduce_op op, nn_dtype dt) {
   case NN_FLOAT:
   case NN_DOUBLE:
   case NN_FLOAT16:
-  case NN_BFLOAT16:
-    return 1;
+  case NN_BFLOAT16: return 1;
   case NN_INT8:
   case NN_INT16:
   case NN_INT32:
   case NN_INT64:
   case NN_UINT8:
   case NN_UINT16:
-  case NN_UINT32:
-    return op != NN_RED_LOGSUMEXP;
-  default:
-    return 0;
+  case NN_UINT32: return op != NN_RED_LOGSUMEXP;
+  default: return 0;
   }
 }
 
@@ -306,32 +322,33 @@ int nn_reduce__ref(const nn_reduce_plan *p, nn_reduce_op op, nn_dtype dt, const 
 
 /* ---- ArgMax / ArgMin ---- */
 
-#define ARG_KERNEL(s, T, CT, LD, ISNAN)                                                \
-  static void argmax_##s(int64_t outer, int64_t n, int64_t inner, const T *x, int64_t *y, \
-                         int is_min, int last) {                                       \
-    for (int64_t o = 0; o < outer; o++) {                                              \
-      const T *xr = x + o * n * inner;                                                 \
-      for (int64_t j0 = 0; j0 < inner; j0 += CHUNK) {                                  \
-        int64_t w = inner - j0 < CHUNK ? inner - j0 : CHUNK;                           \
-        CT best[CHUNK];                                                                \
-        int64_t *bi = y + o * inner + j0;                                              \
-        for (int64_t j = 0; j < w; j++) {                                              \
-          best[j] = LD(xr[j0 + j]);                                                    \
-          bi[j] = 0;                                                                   \
-        }                                                                              \
-        for (int64_t k = 1; k < n; k++)                                                \
-          for (int64_t j = 0; j < w; j++) {                                            \
-            CT v = LD(xr[k * inner + j0 + j]);                                         \
-            if (ISNAN(best[j]) && !last) continue; /* first NaN wins */                \
-            int take = is_min ? v < best[j] : v > best[j];                             \
-            take = take || (last && v == best[j]) || (ISNAN(v) && (last || !ISNAN(best[j]))); \
-            if (take) {                                                                \
-              best[j] = v;                                                             \
-              bi[j] = k;                                                               \
-            }                                                                          \
-          }                                                                            \
-      }                                                                                \
-    }                                                                                  \
+#define ARG_KERNEL(s, T, CT, LD, ISNAN)                                                    \
+  static void argmax_##s(int64_t outer, int64_t n, int64_t inner, const T *x, int64_t *y,  \
+                         int is_min, int last) {                                           \
+    for (int64_t o = 0; o < outer; o++) {                                                  \
+      const T *xr = x + o * n * inner;                                                     \
+      for (int64_t j0 = 0; j0 < inner; j0 += CHUNK) {                                      \
+        int64_t w = inner - j0 < CHUNK ? inner - j0 : CHUNK;                               \
+        CT best[CHUNK];                                                                    \
+        int64_t *bi = y + o * inner + j0;                                                  \
+        for (int64_t j = 0; j < w; j++) {                                                  \
+          best[j] = LD(xr[j0 + j]);                                                        \
+          bi[j] = 0;                                                                       \
+        }                                                                                  \
+        for (int64_t k = 1; k < n; k++)                                                    \
+          for (int64_t j = 0; j < w; j++) {                                                \
+            CT v = LD(xr[k * inner + j0 + j]);                                             \
+            if (ISNAN(best[j]) && !last) continue; /* first NaN wins */                    \
+            int take = is_min ? v < best[j] : v > best[j];                                 \
+            take =                                                                         \
+                take || (last && v == best[j]) || (ISNAN(v) && (last || !ISNAN(best[j]))); \
+            if (take) {                                                                    \
+              best[j] = v;                                                                 \
+              bi[j] = k;                                                                   \
+            }                                                                              \
+          }                                                                                \
+      }                                                                                    \
+    }                                                                                      \
   }
 ARG_KERNEL(f32, float, float, ID_LD, isnan)
 ARG_KERNEL(f64, double, double, ID_LD, isnan)
@@ -350,7 +367,7 @@ ARG_KERNEL(u64, uint64_t, uint64_t, ID_LD, NO_NAN)
 int nn_argmax__ref(int64_t outer, int64_t n, int64_t inner, nn_dtype dt, const void *x,
                    int64_t *y, int is_min, int select_last) {
   if (n < 1) return -1;
-#define CASE(D, s)                                                                     \
+#define CASE(D, s)                                                                         \
   case D: argmax_##s(outer, n, inner, x, y, is_min, select_last); return 0;
   switch (dt) {
     CASE(NN_FLOAT, f32)
@@ -365,32 +382,32 @@ int nn_argmax__ref(int64_t outer, int64_t n, int64_t inner, nn_dtype dt, const v
     CASE(NN_UINT16, u16)
     CASE(NN_UINT32, u32)
     CASE(NN_UINT64, u64)
-  default:
-    return -1;
+  default: return -1;
   }
 #undef CASE
 }
 
 /* ---- CumSum ---- */
 
-#define CUMSUM_KERNEL(s, T, ADD, ZERO)                                                 \
-  static void cumsum_##s(int64_t outer, int64_t n, int64_t inner, const T *x, T *y,    \
-                         int exclusive, int reverse) {                                 \
-    for (int64_t o = 0; o < outer; o++) {                                              \
-      const T *xr = x + o * n * inner;                                                 \
-      T *yr = y + o * n * inner;                                                       \
-      for (int64_t t = 0; t < n; t++) {                                                \
-        int64_t k = reverse ? n - 1 - t : t, prev = reverse ? k + 1 : k - 1;           \
-        T *yk = yr + k * inner;                                                        \
-        if (t == 0) {                                                                  \
-          for (int64_t j = 0; j < inner; j++) yk[j] = exclusive ? ZERO : xr[k * inner + j]; \
-        } else {                                                                       \
-          const T *yp = yr + prev * inner;                                             \
-          const T *xk = xr + (exclusive ? prev : k) * inner;                           \
-          for (int64_t j = 0; j < inner; j++) yk[j] = ADD(yp[j], xk[j]);               \
-        }                                                                              \
-      }                                                                                \
-    }                                                                                  \
+#define CUMSUM_KERNEL(s, T, ADD, ZERO)                                                     \
+  static void cumsum_##s(int64_t outer, int64_t n, int64_t inner, const T *x, T *y,        \
+                         int exclusive, int reverse) {                                     \
+    for (int64_t o = 0; o < outer; o++) {                                                  \
+      const T *xr = x + o * n * inner;                                                     \
+      T *yr = y + o * n * inner;                                                           \
+      for (int64_t t = 0; t < n; t++) {                                                    \
+        int64_t k = reverse ? n - 1 - t : t, prev = reverse ? k + 1 : k - 1;               \
+        T *yk = yr + k * inner;                                                            \
+        if (t == 0) {                                                                      \
+          for (int64_t j = 0; j < inner; j++)                                              \
+            yk[j] = exclusive ? ZERO : xr[k * inner + j];                                  \
+        } else {                                                                           \
+          const T *yp = yr + prev * inner;                                                 \
+          const T *xk = xr + (exclusive ? prev : k) * inner;                               \
+          for (int64_t j = 0; j < inner; j++) yk[j] = ADD(yp[j], xk[j]);                   \
+        }                                                                                  \
+      }                                                                                    \
+    }                                                                                      \
   }
 #define F_ADD(a, b) ((a) + (b))
 #define U32_ADD(a, b) ((a) + (b))
@@ -409,7 +426,7 @@ CUMSUM_KERNEL(u64, uint64_t, U32_ADD, 0)
 
 int nn_cumsum__ref(int64_t outer, int64_t n, int64_t inner, nn_dtype dt, const void *x,
                    void *y, int exclusive, int reverse) {
-#define CASE(D, s)                                                                     \
+#define CASE(D, s)                                                                         \
   case D: cumsum_##s(outer, n, inner, x, y, exclusive, reverse); return 0;
   switch (dt) {
     CASE(NN_FLOAT, f32)
@@ -420,8 +437,7 @@ int nn_cumsum__ref(int64_t outer, int64_t n, int64_t inner, nn_dtype dt, const v
     CASE(NN_INT64, i64)
     CASE(NN_UINT32, u32)
     CASE(NN_UINT64, u64)
-  default:
-    return -1;
+  default: return -1;
   }
 #undef CASE
 }
