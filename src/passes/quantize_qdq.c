@@ -273,9 +273,11 @@ static char *name_with(const char *a, const char *suffix) {
 static nn_status insert_qdq(qstate *q, int t) {
   nn_graph *g = q->g;
   nn_dtype qt = q->opt->act_signed ? NN_INT8 : NN_UINT8;
+  int is_out = (g->tensors[t].flags & NN_T_OUTPUT) && g->tensors[t].producer >= 0;
   char *nm = strdup(g->tensors[t].name), *b1 = name_with(nm, "_scale"),
        *b2 = name_with(nm, "_zero_point"), *b3 = name_with(nm, "_quantized"),
-       *b4 = name_with(nm, "_dequantized"), *b5 = name_with(nm, "_QuantizeLinear"),
+       *b4 = name_with(nm, is_out ? "_float" : "_dequantized"),
+       *b5 = name_with(nm, "_QuantizeLinear"),
        *b6 = name_with(nm, "_DequantizeLinear");
   nn_status st = NN_OK;
   if (!nm || !b1 || !b2 || !b3 || !b4 || !b5 || !b6) {
@@ -292,7 +294,18 @@ static nn_status insert_qdq(qstate *q, int t) {
   }
   g->tensors[tq].dtype = qt;
   g->tensors[tdq].dtype = NN_FLOAT;
-  int qin[3] = {t, s, z}, dqin[3] = {tq, s, z};
+  int src = t, prod = g->tensors[t].producer;
+  if (is_out) {
+    /* A graph output keeps its name on the dequantized value, so the producer, Q and
+     * DQ form the usual pattern: the producer writes a renamed float tensor. */
+    nn_node *pn = &g->nodes[prod];
+    for (int k = 0; k < pn->n_outputs; k++)
+      if (pn->outputs[k] == t) pn->outputs[k] = tdq;
+    src = tdq;
+    tdq = t;
+    g->tensors[t].producer = -1;
+  }
+  int qin[3] = {src, s, z}, dqin[3] = {tq, s, z};
   char *qn = nn_graph_unique_name(g, b5), *dqn = nn_graph_unique_name(g, b6);
   int qi = qn ? nn_graph_add_node(g, "QuantizeLinear", "", qn, 3, qin, 1, &tq) : -1;
   int di = dqn ? nn_graph_add_node(g, "DequantizeLinear", "", dqn, 3, dqin, 1, &tdq) : -1;
@@ -302,7 +315,7 @@ static nn_status insert_qdq(qstate *q, int t) {
     st = nn_errorf(NN_ERR_NOMEM, "out of memory");
     goto done;
   }
-  for (int i = 0; i < g->n_nodes; i++) {
+  for (int i = 0; i < g->n_nodes && tdq != t; i++) {
     if (i == qi) continue;
     nn_node *n = &g->nodes[i];
     for (int k = 0; k < n->n_inputs; k++)
