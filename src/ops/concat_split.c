@@ -6,32 +6,6 @@
 
 #include "ops/op.h"
 
-/* Required inputs 0..n_in-1 and output 0 are present (models are not trusted). */
-static nn_status need_io(nn_op_ctx *ctx, int n_in) {
-  for (int i = 0; i < n_in; i++)
-    if (!nn_in(ctx, i)) return nn_op_error(ctx, NN_ERR_INVALID, "input %d is missing", i);
-  if (!nn_out(ctx, 0)) return nn_op_error(ctx, NN_ERR_INVALID, "output 0 is missing");
-  return NN_OK;
-}
-
-/* String tensors own their bytes (the session frees them with the value), so what was
- * copied as nn_bytes is duplicated; on failure the rest is emptied, never shared. */
-static nn_status own_strings(nn_op_ctx *ctx, nn_value *y) {
-  if (!y || y->dtype != NN_STRING || !y->data) return NN_OK;
-  nn_bytes *b = y->data;
-  const int64_t n = nn_value_numel(y);
-  for (int64_t i = 0; i < n; i++) {
-    if (!b[i].data) continue;
-    char *p = nn_strndup(b[i].data, b[i].len);
-    if (!p) {
-      for (int64_t j = i; j < n; j++) b[j] = (nn_bytes){0, NULL};
-      return nn_op_error(ctx, NN_ERR_NOMEM, "out of memory copying strings");
-    }
-    b[i].data = p;
-  }
-  return NN_OK;
-}
-
 /* ---- Concat ---- */
 
 static nn_status concat_axis(nn_op_ctx *ctx, int rank, int *axis) {
@@ -41,7 +15,7 @@ static nn_status concat_axis(nn_op_ctx *ctx, int rank, int *axis) {
 }
 
 static nn_status concat_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 0)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 0)) return NN_ERR_INVALID;
   const nn_value *first = NULL;
   int fi = -1;
   for (int i = 0; i < ctx->n_in && !first; i++)
@@ -95,7 +69,7 @@ static nn_status concat_run(nn_op_ctx *ctx) {
     }
     col += row;
   }
-  return own_strings(ctx, y);
+  return nn_value_own_strings(ctx, y);
 }
 
 NN_OP(Concat) = {.op_type = "Concat", .domain = "", .infer = concat_infer,
@@ -201,7 +175,7 @@ static nn_status split_run(nn_op_ctx *ctx) {
       const char *src = (const char *)x->data + col;
       char *dst = y->data;
       for (int64_t b = 0; b < outer; b++) memcpy(dst + (size_t)b * row, src + (size_t)b * irow, row);
-      if ((st = own_strings(ctx, y))) return st;
+      if ((st = nn_value_own_strings(ctx, y))) return st;
     }
     col += row;
   }

@@ -9,14 +9,6 @@
 #include "kernels/ref/elementwise.h"
 #include "ops/op.h"
 
-static nn_status need_inputs(nn_op_ctx *ctx, int n) {
-  for (int i = 0; i < n; i++)
-    if (!nn_in(ctx, i))
-      return nn_op_error(ctx, NN_ERR_INVALID, "required input %d is missing", i);
-  if (!nn_out(ctx, 0)) return nn_op_error(ctx, NN_ERR_INVALID, "output 0 is missing");
-  return NN_OK;
-}
-
 static int same_shape(int na, const int64_t *a, int nb, const int64_t *b) {
   return na == nb && (na == 0 || !memcmp(a, b, (size_t)na * sizeof *a));
 }
@@ -64,7 +56,7 @@ static nn_status binop_of(nn_op_ctx *ctx, nn_binop base, nn_binop *op) {
 }
 
 static nn_status bin_infer(nn_op_ctx *ctx, nn_binop base) {
-  nn_status st = need_inputs(ctx, 2);
+  nn_status st = nn_op_need_io(ctx, 2);
   if (st) return st;
   nn_binop op;
   if ((st = binop_of(ctx, base, &op))) return st;
@@ -162,7 +154,7 @@ static nn_status slope_dims(nn_op_ctx *ctx, const nn_value *x, const nn_value *s
 }
 
 static nn_status prelu_infer(nn_op_ctx *ctx) {
-  nn_status st = need_inputs(ctx, 2);
+  nn_status st = nn_op_need_io(ctx, 2);
   if (st) return st;
   const nn_value *x = ctx->in[0], *s = ctx->in[1];
   if (x->dtype != s->dtype)
@@ -202,7 +194,7 @@ NN_OP(PRelu) = {.op_type = "PRelu", .domain = "", .infer = prelu_infer, .run = p
 static nn_status var_infer(nn_op_ctx *ctx, nn_binop op) {
   if (ctx->n_in < 1 || !nn_out(ctx, 0))
     return nn_op_error(ctx, NN_ERR_INVALID, "needs at least one input");
-  nn_status st = need_inputs(ctx, ctx->n_in);
+  nn_status st = nn_op_need_io(ctx, ctx->n_in);
   if (st) return st;
   nn_dtype dt = ctx->in[0]->dtype;
   if (!nn_binary_lookup__ref(op, dt))
@@ -291,7 +283,7 @@ NN_OP(Mean) = {.op_type = "Mean", .domain = "", .infer = Mean_infer, .run = Mean
 /* ---- Where ---- */
 
 static nn_status where_infer(nn_op_ctx *ctx) {
-  nn_status st = need_inputs(ctx, 3);
+  nn_status st = nn_op_need_io(ctx, 3);
   if (st) return st;
   const nn_value *c = ctx->in[0], *x = ctx->in[1], *y = ctx->in[2];
   if (c->dtype != NN_BOOL)

@@ -8,32 +8,6 @@
 #include "kernels/ref/gather.h"
 #include "ops/op.h"
 
-/* Required inputs 0..n_in-1 and output 0 are present (models are not trusted). */
-static nn_status need_io(nn_op_ctx *ctx, int n_in) {
-  for (int i = 0; i < n_in; i++)
-    if (!nn_in(ctx, i)) return nn_op_error(ctx, NN_ERR_INVALID, "input %d is missing", i);
-  if (!nn_out(ctx, 0)) return nn_op_error(ctx, NN_ERR_INVALID, "output 0 is missing");
-  return NN_OK;
-}
-
-/* String tensors own their bytes (the session frees them with the value), so what was
- * copied as nn_bytes is duplicated; on failure the rest is emptied, never shared. */
-static nn_status own_strings(nn_op_ctx *ctx, nn_value *y) {
-  if (!y || y->dtype != NN_STRING || !y->data) return NN_OK;
-  nn_bytes *b = y->data;
-  const int64_t n = nn_value_numel(y);
-  for (int64_t i = 0; i < n; i++) {
-    if (!b[i].data) continue;
-    char *p = nn_strndup(b[i].data, b[i].len);
-    if (!p) {
-      for (int64_t j = i; j < n; j++) b[j] = (nn_bytes){0, NULL};
-      return nn_op_error(ctx, NN_ERR_NOMEM, "out of memory copying strings");
-    }
-    b[i].data = p;
-  }
-  return NN_OK;
-}
-
 static nn_status check_indices_dtype(nn_op_ctx *ctx, const nn_value *v, const char *name) {
   if (v->dtype != NN_INT64 && v->dtype != NN_INT32)
     return nn_op_error(ctx, NN_ERR_INVALID, "input '%s' has dtype %s, expected int32/int64",
@@ -51,7 +25,7 @@ static nn_status bad_index(nn_op_ctx *ctx, const nn_value *idx, int64_t pos) {
 /* ---- Gather ---- */
 
 static nn_status gather_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 2)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 2)) return NN_ERR_INVALID;
   const nn_value *x = ctx->in[0], *ix = ctx->in[1];
   nn_status st;
   if ((st = check_indices_dtype(ctx, ix, "indices"))) return st;
@@ -80,7 +54,7 @@ static nn_status gather_run(nn_op_ctx *ctx) {
   int64_t bad = nn_xN_gather__ref(x->data, ctx->out[0]->data, nn_dtype_size(x->dtype), outer,
                                   x->dims[axis], inner, ix->data, ix->dtype == NN_INT64,
                                   nn_value_numel(ix));
-  return bad >= 0 ? bad_index(ctx, ix, bad) : own_strings(ctx, ctx->out[0]);
+  return bad >= 0 ? bad_index(ctx, ix, bad) : nn_value_own_strings(ctx, ctx->out[0]);
 }
 
 NN_OP(Gather) = {.op_type = "Gather", .domain = "", .infer = gather_infer, .run = gather_run};
@@ -88,7 +62,7 @@ NN_OP(Gather) = {.op_type = "Gather", .domain = "", .infer = gather_infer, .run 
 /* ---- GatherElements ---- */
 
 static nn_status gather_elements_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 2)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 2)) return NN_ERR_INVALID;
   const nn_value *x = ctx->in[0], *ix = ctx->in[1];
   nn_status st;
   if ((st = check_indices_dtype(ctx, ix, "indices"))) return st;
@@ -114,7 +88,7 @@ static nn_status gather_elements_run(nn_op_ctx *ctx) {
   int64_t bad = nn_xN_gather_elements__ref(x->data, ctx->out[0]->data, nn_dtype_size(x->dtype),
                                            x->ndim, x->dims, ix->data, ix->dtype == NN_INT64,
                                            ix->dims, axis);
-  return bad >= 0 ? bad_index(ctx, ix, bad) : own_strings(ctx, ctx->out[0]);
+  return bad >= 0 ? bad_index(ctx, ix, bad) : nn_value_own_strings(ctx, ctx->out[0]);
 }
 
 NN_OP(GatherElements) = {.op_type = "GatherElements", .domain = "",
@@ -158,7 +132,7 @@ static nn_status gather_nd_geom(nn_op_ctx *ctx, gnd_geom *g) {
 }
 
 static nn_status gather_nd_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 2)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 2)) return NN_ERR_INVALID;
   const nn_value *x = ctx->in[0], *ix = ctx->in[1];
   gnd_geom g;
   nn_status st = gather_nd_geom(ctx, &g);
@@ -181,7 +155,7 @@ static nn_status gather_nd_run(nn_op_ctx *ctx) {
   int64_t bad = nn_xN_gather_nd__ref(x->data, ctx->out[0]->data, nn_dtype_size(x->dtype),
                                      g.batch, g.k, x->dims + g.b, g.slice, ix->data,
                                      ix->dtype == NN_INT64, g.n_tuples);
-  return bad >= 0 ? bad_index(ctx, ix, bad) : own_strings(ctx, ctx->out[0]);
+  return bad >= 0 ? bad_index(ctx, ix, bad) : nn_value_own_strings(ctx, ctx->out[0]);
 }
 
 NN_OP(GatherND) = {.op_type = "GatherND", .domain = "", .infer = gather_nd_infer,
@@ -214,7 +188,7 @@ static nn_status compress_geom(nn_op_ctx *ctx, int *axis, int64_t *outer, int64_
 }
 
 static nn_status compress_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 2)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 2)) return NN_ERR_INVALID;
   const nn_value *x = ctx->in[0];
   int axis;
   int64_t outer, dim, inner;
@@ -259,7 +233,7 @@ static nn_status compress_run(nn_op_ctx *ctx) {
         memcpy(dst, src + (size_t)(b * dim + i) * row, row);
         dst += row;
       }
-  return own_strings(ctx, ctx->out[0]);
+  return nn_value_own_strings(ctx, ctx->out[0]);
 }
 
 NN_OP(Compress) = {.op_type = "Compress", .domain = "", .infer = compress_infer,

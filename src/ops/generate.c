@@ -8,32 +8,6 @@
 
 #include "ops/op.h"
 
-/* Required inputs 0..n_in-1 and output 0 are present (models are not trusted). */
-static nn_status need_io(nn_op_ctx *ctx, int n_in) {
-  for (int i = 0; i < n_in; i++)
-    if (!nn_in(ctx, i)) return nn_op_error(ctx, NN_ERR_INVALID, "input %d is missing", i);
-  if (!nn_out(ctx, 0)) return nn_op_error(ctx, NN_ERR_INVALID, "output 0 is missing");
-  return NN_OK;
-}
-
-/* String tensors own their bytes (the session frees them with the value), so what was
- * copied as nn_bytes is duplicated; on failure the rest is emptied, never shared. */
-static nn_status own_strings(nn_op_ctx *ctx, nn_value *y) {
-  if (!y || y->dtype != NN_STRING || !y->data) return NN_OK;
-  nn_bytes *b = y->data;
-  const int64_t n = nn_value_numel(y);
-  for (int64_t i = 0; i < n; i++) {
-    if (!b[i].data) continue;
-    char *p = nn_strndup(b[i].data, b[i].len);
-    if (!p) {
-      for (int64_t j = i; j < n; j++) b[j] = (nn_bytes){0, NULL};
-      return nn_op_error(ctx, NN_ERR_NOMEM, "out of memory copying strings");
-    }
-    b[i].data = p;
-  }
-  return NN_OK;
-}
-
 /* Repeat one element of elem bytes n times at dst. */
 static void fill_pattern(void *dst, const void *val, size_t elem, int64_t n) {
   char *d = dst;
@@ -109,7 +83,7 @@ static nn_status constant_source(nn_op_ctx *ctx, const_src *c) {
 }
 
 static nn_status constant_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 0)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 0)) return NN_ERR_INVALID;
   const_src c;
   nn_status st = constant_source(ctx, &c);
   if (st) return st;
@@ -123,7 +97,7 @@ static nn_status constant_run(nn_op_ctx *ctx) {
   nn_value *y = ctx->out[0];
   /* string elements are copied as nn_bytes referring to the attribute's payload */
   if (y->nbytes) memcpy(y->data, c.data, y->nbytes);
-  return own_strings(ctx, y);
+  return nn_value_own_strings(ctx, y);
 }
 
 NN_OP(Constant) = {.op_type = "Constant", .domain = "", .infer = constant_infer,
@@ -150,7 +124,7 @@ static nn_status cos_value(nn_op_ctx *ctx, nn_dtype *dt, const void **val) {
 }
 
 static nn_status cos_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 1)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 1)) return NN_ERR_INVALID;
   nn_dtype dt;
   const void *val;
   nn_status st = cos_value(ctx, &dt, &val);
@@ -184,7 +158,7 @@ static nn_status cos_run(nn_op_ctx *ctx) {
   if (st) return st;
   nn_value *y = ctx->out[0];
   fill_pattern(y->data, val, nn_dtype_size(dt), nn_value_numel(y));
-  return own_strings(ctx, y);
+  return nn_value_own_strings(ctx, y);
 }
 
 NN_OP(ConstantOfShape) = {.op_type = "ConstantOfShape", .domain = "", .infer = cos_infer,
@@ -241,7 +215,7 @@ static nn_status range_count(nn_op_ctx *ctx, int64_t *n) {
 }
 
 static nn_status range_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 0)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 0)) return NN_ERR_INVALID;
   nn_status st = range_check(ctx);
   if (st) return st;
   if (!nn_in_known(ctx, 0) || !nn_in_known(ctx, 1) || !nn_in_known(ctx, 2)) {
@@ -296,7 +270,7 @@ static nn_status eyelike_dtype(nn_op_ctx *ctx, nn_dtype *dt) {
 }
 
 static nn_status eyelike_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 1)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 1)) return NN_ERR_INVALID;
   nn_dtype dt;
   nn_status st = eyelike_dtype(ctx, &dt);
   if (st) return st;
@@ -349,7 +323,7 @@ static int64_t onehot_int(const nn_value *v, int64_t i) {
 static int64_t onehot_depth(const nn_value *dp) { return onehot_int(dp, 0); }
 
 static nn_status onehot_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 3)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 3)) return NN_ERR_INVALID;
   int axis;
   nn_status st = onehot_check(ctx, &axis);
   if (st) return st;

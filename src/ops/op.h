@@ -92,6 +92,12 @@ nn_status nn_value_set(nn_op_ctx *ctx, nn_value *v, nn_dtype dt, int ndim,
 nn_status nn_value_ensure(nn_op_ctx *ctx, nn_value *v, nn_dtype dt, int ndim,
                           const int64_t *dims);
 
+/* Required inputs 0..n_in-1 and output 0 are present (models are not trusted). */
+nn_status nn_op_need_io(nn_op_ctx *ctx, int n_in);
+/* String tensors own their bytes (the session frees them with the value): the
+ * nn_bytes copied into y are duplicated; on failure the rest is emptied, never shared. */
+nn_status nn_value_own_strings(nn_op_ctx *ctx, nn_value *y);
+
 /* Numpy-style broadcast of shapes a and b into out; error names the node. */
 nn_status nn_broadcast_shape(nn_op_ctx *ctx, int na, const int64_t *a, int nb,
                              const int64_t *b, int *nout, int64_t *out);

@@ -115,3 +115,26 @@ double nn_value_get_f64(const nn_value *v, int64_t i) {
   if (!tr || !tr->to_f64) return 0;
   return tr->to_f64((const char *)v->data + (size_t)i * tr->size);
 }
+
+nn_status nn_op_need_io(nn_op_ctx *ctx, int n_in) {
+  for (int i = 0; i < n_in; i++)
+    if (!nn_in(ctx, i)) return nn_op_error(ctx, NN_ERR_INVALID, "input %d is missing", i);
+  if (!nn_out(ctx, 0)) return nn_op_error(ctx, NN_ERR_INVALID, "output 0 is missing");
+  return NN_OK;
+}
+
+nn_status nn_value_own_strings(nn_op_ctx *ctx, nn_value *y) {
+  if (!y || y->dtype != NN_STRING || !y->data) return NN_OK;
+  nn_bytes *b = y->data;
+  const int64_t n = nn_value_numel(y);
+  for (int64_t i = 0; i < n; i++) {
+    if (!b[i].data) continue;
+    char *p = nn_strndup(b[i].data, b[i].len);
+    if (!p) {
+      for (int64_t j = i; j < n; j++) b[j] = (nn_bytes){0, NULL};
+      return nn_op_error(ctx, NN_ERR_NOMEM, "out of memory copying strings");
+    }
+    b[i].data = p;
+  }
+  return NN_OK;
+}

@@ -181,8 +181,10 @@ static nn_status resize_setup(nn_op_ctx *ctx, nn_resize_params *p) {
       /* the product is rounded to float first (as ONNX Runtime does), so a scale
        * like 0.7f on 10 elements gives 7, not 6 */
       const float prod = (float)(extent * (double)(float)scales[d]);
-      p->out[d] = (int64_t)floorf(prod);
-      if (p->out[d] < 0) p->out[d] = 0;
+      if (!(prod < 1099511627776.0f)) /* 2^40: beyond any tensor we can hold */
+        return nn_op_error(ctx, NN_ERR_INVALID, "scale %g on axis %d gives an output size "
+                           "that is too large", scales[d], d);
+      p->out[d] = prod > 0 ? (int64_t)floorf(prod) : 0;
       p->scale[d] = scales[d];
       p->length[d] = scales[d] * (double)x->dims[d];
     }

@@ -8,32 +8,6 @@
 #include "kernels/ref/gather.h"
 #include "ops/op.h"
 
-/* Required inputs 0..n_in-1 and output 0 are present (models are not trusted). */
-static nn_status need_io(nn_op_ctx *ctx, int n_in) {
-  for (int i = 0; i < n_in; i++)
-    if (!nn_in(ctx, i)) return nn_op_error(ctx, NN_ERR_INVALID, "input %d is missing", i);
-  if (!nn_out(ctx, 0)) return nn_op_error(ctx, NN_ERR_INVALID, "output 0 is missing");
-  return NN_OK;
-}
-
-/* String tensors own their bytes (the session frees them with the value), so what was
- * copied as nn_bytes is duplicated; on failure the rest is emptied, never shared. */
-static nn_status own_strings(nn_op_ctx *ctx, nn_value *y) {
-  if (!y || y->dtype != NN_STRING || !y->data) return NN_OK;
-  nn_bytes *b = y->data;
-  const int64_t n = nn_value_numel(y);
-  for (int64_t i = 0; i < n; i++) {
-    if (!b[i].data) continue;
-    char *p = nn_strndup(b[i].data, b[i].len);
-    if (!p) {
-      for (int64_t j = i; j < n; j++) b[j] = (nn_bytes){0, NULL};
-      return nn_op_error(ctx, NN_ERR_NOMEM, "out of memory copying strings");
-    }
-    b[i].data = p;
-  }
-  return NN_OK;
-}
-
 typedef enum { RED_NONE, RED_ADD, RED_MUL, RED_MAX, RED_MIN } reduction;
 
 static nn_status get_reduction(nn_op_ctx *ctx, reduction *r) {
@@ -112,7 +86,7 @@ static nn_status bad_index(nn_op_ctx *ctx, const nn_value *idx, int64_t pos) {
 /* ---- ScatterElements / Scatter ---- */
 
 static nn_status scatter_elements_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 3)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 3)) return NN_ERR_INVALID;
   const nn_value *x = ctx->in[0], *ix = ctx->in[1], *u = ctx->in[2];
   reduction r;
   nn_status st;
@@ -146,7 +120,7 @@ static nn_status scatter_elements_run(nn_op_ctx *ctx) {
   const size_t elem = nn_dtype_size(x->dtype);
   const nn_dtype_traits *tr = nn_dtype_traits_of(x->dtype);
   int64_t n = nn_value_numel(ix);
-  if (n == 0) return y->data != x->data ? own_strings(ctx, y) : NN_OK;
+  if (n == 0) return y->data != x->data ? nn_value_own_strings(ctx, y) : NN_OK;
   int64_t ds[NN_MAX_DIMS], c[NN_MAX_DIMS] = {0}, s = 1;
   for (int k = nd - 1; k >= 0; k--) {
     ds[k] = s;
@@ -168,7 +142,7 @@ static nn_status scatter_elements_run(nn_op_ctx *ctx) {
       c[k] = 0;
     }
   }
-  return y->data != x->data ? own_strings(ctx, y) : NN_OK;
+  return y->data != x->data ? nn_value_own_strings(ctx, y) : NN_OK;
 }
 
 NN_OP(ScatterElements) = {.op_type = "ScatterElements", .domain = "",
@@ -181,7 +155,7 @@ NN_OP(Scatter) = {.op_type = "Scatter", .domain = "", .infer = scatter_elements_
 /* ---- ScatterND ---- */
 
 static nn_status scatter_nd_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 3)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 3)) return NN_ERR_INVALID;
   const nn_value *x = ctx->in[0], *ix = ctx->in[1], *u = ctx->in[2];
   reduction r;
   nn_status st;
@@ -240,7 +214,7 @@ static nn_status scatter_nd_run(nn_op_ctx *ctx) {
         apply(dst + (size_t)e * elem, src + (size_t)e * elem, elem, tr, x->dtype, r);
     }
   }
-  return out != x->data ? own_strings(ctx, ctx->out[0]) : NN_OK;
+  return out != x->data ? nn_value_own_strings(ctx, ctx->out[0]) : NN_OK;
 }
 
 NN_OP(ScatterND) = {.op_type = "ScatterND", .domain = "", .infer = scatter_nd_infer,

@@ -9,32 +9,6 @@
 #include "kernels/ref/transpose.h"
 #include "ops/op.h"
 
-/* Required inputs 0..n_in-1 and output 0 are present (models are not trusted). */
-static nn_status need_io(nn_op_ctx *ctx, int n_in) {
-  for (int i = 0; i < n_in; i++)
-    if (!nn_in(ctx, i)) return nn_op_error(ctx, NN_ERR_INVALID, "input %d is missing", i);
-  if (!nn_out(ctx, 0)) return nn_op_error(ctx, NN_ERR_INVALID, "output 0 is missing");
-  return NN_OK;
-}
-
-/* String tensors own their bytes (the session frees them with the value), so what was
- * copied as nn_bytes is duplicated; on failure the rest is emptied, never shared. */
-static nn_status own_strings(nn_op_ctx *ctx, nn_value *y) {
-  if (!y || y->dtype != NN_STRING || !y->data) return NN_OK;
-  nn_bytes *b = y->data;
-  const int64_t n = nn_value_numel(y);
-  for (int64_t i = 0; i < n; i++) {
-    if (!b[i].data) continue;
-    char *p = nn_strndup(b[i].data, b[i].len);
-    if (!p) {
-      for (int64_t j = i; j < n; j++) b[j] = (nn_bytes){0, NULL};
-      return nn_op_error(ctx, NN_ERR_NOMEM, "out of memory copying strings");
-    }
-    b[i].data = p;
-  }
-  return NN_OK;
-}
-
 /* Read a 0-D/1-D int64 (or int32 when allow_i32) tensor into vals (at most max). */
 static nn_status read_int_list(nn_op_ctx *ctx, const nn_value *v, const char *what,
                                int allow_i32, int64_t *vals, int max, int *count) {
@@ -59,13 +33,13 @@ static nn_status run_copy(nn_op_ctx *ctx) {
   if (!y || y->data == x->data) return NN_OK;
   size_t n = x->nbytes < y->nbytes ? x->nbytes : y->nbytes;
   if (n) memcpy(y->data, x->data, n);
-  return own_strings(ctx, y);
+  return nn_value_own_strings(ctx, y);
 }
 
 /* ---- Reshape ---- */
 
 static nn_status reshape_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 1)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 1)) return NN_ERR_INVALID;
   const nn_value *x = ctx->in[0];
   int64_t shape[NN_MAX_DIMS];
   int n = 0;
@@ -133,7 +107,7 @@ NN_OP(Reshape) = {.op_type = "Reshape", .domain = "", .infer = reshape_infer,
 /* ---- Flatten ---- */
 
 static nn_status flatten_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 1)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 1)) return NN_ERR_INVALID;
   const nn_value *x = ctx->in[0];
   int64_t axis = nn_attr_int(ctx->node, "axis", 1);
   if (axis < 0) axis += x->ndim;
@@ -172,7 +146,7 @@ static nn_status get_axes(nn_op_ctx *ctx, int64_t *axes, int *n) {
 }
 
 static nn_status squeeze_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 1)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 1)) return NN_ERR_INVALID;
   const nn_value *x = ctx->in[0];
   int64_t axes[NN_MAX_DIMS];
   int n;
@@ -206,7 +180,7 @@ NN_OP(Squeeze) = {.op_type = "Squeeze", .domain = "", .infer = squeeze_infer,
                   .run = run_copy};
 
 static nn_status unsqueeze_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 1)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 1)) return NN_ERR_INVALID;
   const nn_value *x = ctx->in[0];
   int64_t axes[NN_MAX_DIMS];
   int n;
@@ -235,7 +209,7 @@ NN_OP(Unsqueeze) = {.op_type = "Unsqueeze", .domain = "", .infer = unsqueeze_inf
 /* ---- Identity ---- */
 
 static nn_status identity_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 1)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 1)) return NN_ERR_INVALID;
   const nn_value *x = ctx->in[0];
   return nn_value_set(ctx, ctx->out[0], x->dtype, x->ndim, x->dims);
 }
@@ -260,7 +234,7 @@ static void shape_range(const nn_op_ctx *ctx, int rank, int64_t *s, int64_t *e) 
 }
 
 static nn_status shape_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 1)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 1)) return NN_ERR_INVALID;
   int64_t s, e;
   shape_range(ctx, ctx->in[0]->ndim, &s, &e);
   int64_t n = e - s;
@@ -279,7 +253,7 @@ NN_OP(Shape) = {.op_type = "Shape", .domain = "", .infer = shape_infer, .run = s
                 .shape_only = 1};
 
 static nn_status size_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 1)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 1)) return NN_ERR_INVALID;
   return nn_value_set(ctx, ctx->out[0], NN_INT64, 0, NULL);
 }
 
@@ -294,7 +268,7 @@ NN_OP(Size) = {.op_type = "Size", .domain = "", .infer = size_infer, .run = size
 /* ---- Expand ---- */
 
 static nn_status expand_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 2)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 2)) return NN_ERR_INVALID;
   const nn_value *x = ctx->in[0];
   const nn_value *sv = nn_in_known(ctx, 1);
   if (!nn_in(ctx, 1)) return nn_op_error(ctx, NN_ERR_INVALID, "input 'shape' is missing");
@@ -325,7 +299,7 @@ static nn_status expand_run(nn_op_ctx *ctx) {
   }
   nn_xN_strided_copy__ref(x->data, y->data, nn_dtype_size(x->dtype), y->ndim, y->dims,
                           strides);
-  return own_strings(ctx, y);
+  return nn_value_own_strings(ctx, y);
 }
 
 NN_OP(Expand) = {.op_type = "Expand", .domain = "", .infer = expand_infer,
@@ -364,7 +338,7 @@ static nn_status tile_repeats(nn_op_ctx *ctx, int64_t *rep) {
 }
 
 static nn_status tile_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 1)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 1)) return NN_ERR_INVALID;
   const nn_value *x = ctx->in[0];
   int64_t rep[NN_MAX_DIMS], d[NN_MAX_DIMS];
   nn_status st = tile_repeats(ctx, rep);
@@ -392,7 +366,7 @@ static nn_status tile_run(nn_op_ctx *ctx) {
     s *= x->dims[k];
   }
   nn_xN_strided_copy__ref(x->data, y->data, nn_dtype_size(x->dtype), 2 * x->ndim, od, is);
-  return own_strings(ctx, y);
+  return nn_value_own_strings(ctx, y);
 }
 
 NN_OP(Tile) = {.op_type = "Tile", .domain = "", .infer = tile_infer, .run = tile_run};

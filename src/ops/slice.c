@@ -5,32 +5,6 @@
 #include "kernels/ref/transpose.h"
 #include "ops/op.h"
 
-/* Required inputs 0..n_in-1 and output 0 are present (models are not trusted). */
-static nn_status need_io(nn_op_ctx *ctx, int n_in) {
-  for (int i = 0; i < n_in; i++)
-    if (!nn_in(ctx, i)) return nn_op_error(ctx, NN_ERR_INVALID, "input %d is missing", i);
-  if (!nn_out(ctx, 0)) return nn_op_error(ctx, NN_ERR_INVALID, "output 0 is missing");
-  return NN_OK;
-}
-
-/* String tensors own their bytes (the session frees them with the value), so what was
- * copied as nn_bytes is duplicated; on failure the rest is emptied, never shared. */
-static nn_status own_strings(nn_op_ctx *ctx, nn_value *y) {
-  if (!y || y->dtype != NN_STRING || !y->data) return NN_OK;
-  nn_bytes *b = y->data;
-  const int64_t n = nn_value_numel(y);
-  for (int64_t i = 0; i < n; i++) {
-    if (!b[i].data) continue;
-    char *p = nn_strndup(b[i].data, b[i].len);
-    if (!p) {
-      for (int64_t j = i; j < n; j++) b[j] = (nn_bytes){0, NULL};
-      return nn_op_error(ctx, NN_ERR_NOMEM, "out of memory copying strings");
-    }
-    b[i].data = p;
-  }
-  return NN_OK;
-}
-
 /* Per input axis: first index read, step and output count. */
 typedef struct slice_params {
   int64_t start[NN_MAX_DIMS], step[NN_MAX_DIMS], count[NN_MAX_DIMS];
@@ -125,7 +99,7 @@ static nn_status slice_compute(nn_op_ctx *ctx, slice_params *p) {
 }
 
 static nn_status slice_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 1)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 1)) return NN_ERR_INVALID;
   const nn_value *x = ctx->in[0];
   slice_params p;
   nn_status st = slice_compute(ctx, &p);
@@ -150,7 +124,7 @@ static nn_status slice_run(nn_op_ctx *ctx) {
   }
   nn_xN_strided_copy__ref((const char *)x->data + (size_t)off * elem, y->data, elem, x->ndim,
                           p.count, strides);
-  return own_strings(ctx, y);
+  return nn_value_own_strings(ctx, y);
 }
 
 NN_OP(Slice) = {.op_type = "Slice", .domain = "", .infer = slice_infer, .run = slice_run};

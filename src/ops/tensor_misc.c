@@ -8,32 +8,6 @@
 
 #include "ops/op.h"
 
-/* Required inputs 0..n_in-1 and output 0 are present (models are not trusted). */
-static nn_status need_io(nn_op_ctx *ctx, int n_in) {
-  for (int i = 0; i < n_in; i++)
-    if (!nn_in(ctx, i)) return nn_op_error(ctx, NN_ERR_INVALID, "input %d is missing", i);
-  if (!nn_out(ctx, 0)) return nn_op_error(ctx, NN_ERR_INVALID, "output 0 is missing");
-  return NN_OK;
-}
-
-/* String tensors own their bytes (the session frees them with the value), so what was
- * copied as nn_bytes is duplicated; on failure the rest is emptied, never shared. */
-static nn_status own_strings(nn_op_ctx *ctx, nn_value *y) {
-  if (!y || y->dtype != NN_STRING || !y->data) return NN_OK;
-  nn_bytes *b = y->data;
-  const int64_t n = nn_value_numel(y);
-  for (int64_t i = 0; i < n; i++) {
-    if (!b[i].data) continue;
-    char *p = nn_strndup(b[i].data, b[i].len);
-    if (!p) {
-      for (int64_t j = i; j < n; j++) b[j] = (nn_bytes){0, NULL};
-      return nn_op_error(ctx, NN_ERR_NOMEM, "out of memory copying strings");
-    }
-    b[i].data = p;
-  }
-  return NN_OK;
-}
-
 /* ---- element comparison ---- */
 
 typedef struct elem_cmp {
@@ -93,7 +67,7 @@ static nn_status make_cmp(nn_op_ctx *ctx, const nn_value *x, elem_cmp *c, int al
 /* ---- Trilu ---- */
 
 static nn_status trilu_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 1)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 1)) return NN_ERR_INVALID;
   const nn_value *x = ctx->in[0], *k = nn_in(ctx, 1);
   if (x->ndim < 2)
     return nn_op_error(ctx, NN_ERR_INVALID, "input 'input' has rank %d, expected >= 2",
@@ -129,7 +103,7 @@ static nn_status trilu_run(nn_op_ctx *ctx) {
       if (z1 > z0) memset(base + (size_t)(i * cols + z0) * elem, 0, (size_t)(z1 - z0) * elem);
     }
   }
-  return y->data != x->data ? own_strings(ctx, y) : NN_OK;
+  return y->data != x->data ? nn_value_own_strings(ctx, y) : NN_OK;
 }
 
 NN_OP(Trilu) = {.op_type = "Trilu", .domain = "", .infer = trilu_infer, .run = trilu_run};
@@ -161,7 +135,7 @@ static nn_status topk_params(nn_op_ctx *ctx, int *axis, int64_t *k) {
 }
 
 static nn_status topk_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 1)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 1)) return NN_ERR_INVALID;
   const nn_value *x = ctx->in[0];
   elem_cmp c;
   int axis;
@@ -294,7 +268,7 @@ static int is_nonzero(const nn_dtype_traits *tr, nn_dtype dt, const char *p) {
 }
 
 static nn_status nonzero_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 1)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 1)) return NN_ERR_INVALID;
   const nn_value *x = ctx->in[0];
   const nn_dtype_traits *tr = nn_dtype_traits_of(x->dtype);
   if (!tr || (!tr->is_numeric && x->dtype != NN_STRING))
@@ -352,7 +326,7 @@ static nn_status revseq_axes(nn_op_ctx *ctx, int *ba, int *ta) {
 }
 
 static nn_status revseq_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 2)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 2)) return NN_ERR_INVALID;
   int b, t;
   nn_status st = revseq_axes(ctx, &b, &t);
   if (st) return st;
@@ -382,7 +356,7 @@ static nn_status revseq_run(nn_op_ctx *ctx) {
       memcpy(dst + (size_t)(b * sb + t * stt) * row, src + (size_t)(b * sb + from * stt) * row, row);
     }
   }
-  return own_strings(ctx, ctx->out[0]);
+  return nn_value_own_strings(ctx, ctx->out[0]);
 }
 
 NN_OP(ReverseSequence) = {.op_type = "ReverseSequence", .domain = "",
@@ -497,7 +471,7 @@ static nn_status uniq_set_shapes(nn_op_ctx *ctx, const uniq *u, int64_t ng) {
 }
 
 static nn_status unique_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 1)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 1)) return NN_ERR_INVALID;
   uniq u;
   nn_status st = uniq_geom(ctx, &u);
   if (st) return st;
@@ -542,7 +516,7 @@ static nn_status unique_run(nn_op_ctx *ctx) {
   if (yi) memcpy(yi->data, rep, (size_t)ng * sizeof(int64_t));
   if (yinv) memcpy(yinv->data, inv, (size_t)u.n * sizeof(int64_t));
   if (yc) memcpy(yc->data, cnt, (size_t)ng * sizeof(int64_t));
-  return own_strings(ctx, y);
+  return nn_value_own_strings(ctx, y);
 }
 
 NN_OP(Unique) = {.op_type = "Unique", .domain = "", .infer = unique_infer,

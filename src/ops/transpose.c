@@ -5,32 +5,6 @@
 #include "kernels/ref/transpose.h"
 #include "ops/op.h"
 
-/* Required inputs 0..n_in-1 and output 0 are present (models are not trusted). */
-static nn_status need_io(nn_op_ctx *ctx, int n_in) {
-  for (int i = 0; i < n_in; i++)
-    if (!nn_in(ctx, i)) return nn_op_error(ctx, NN_ERR_INVALID, "input %d is missing", i);
-  if (!nn_out(ctx, 0)) return nn_op_error(ctx, NN_ERR_INVALID, "output 0 is missing");
-  return NN_OK;
-}
-
-/* String tensors own their bytes (the session frees them with the value), so what was
- * copied as nn_bytes is duplicated; on failure the rest is emptied, never shared. */
-static nn_status own_strings(nn_op_ctx *ctx, nn_value *y) {
-  if (!y || y->dtype != NN_STRING || !y->data) return NN_OK;
-  nn_bytes *b = y->data;
-  const int64_t n = nn_value_numel(y);
-  for (int64_t i = 0; i < n; i++) {
-    if (!b[i].data) continue;
-    char *p = nn_strndup(b[i].data, b[i].len);
-    if (!p) {
-      for (int64_t j = i; j < n; j++) b[j] = (nn_bytes){0, NULL};
-      return nn_op_error(ctx, NN_ERR_NOMEM, "out of memory copying strings");
-    }
-    b[i].data = p;
-  }
-  return NN_OK;
-}
-
 static nn_status get_perm(nn_op_ctx *ctx, int rank, int *perm) {
   const int64_t *p;
   int n = nn_attr_ints(ctx->node, "perm", &p);
@@ -53,7 +27,7 @@ static nn_status get_perm(nn_op_ctx *ctx, int rank, int *perm) {
 }
 
 static nn_status transpose_infer(nn_op_ctx *ctx) {
-  if (need_io(ctx, 1)) return NN_ERR_INVALID;
+  if (nn_op_need_io(ctx, 1)) return NN_ERR_INVALID;
   const nn_value *x = ctx->in[0];
   int perm[NN_MAX_DIMS];
   int64_t d[NN_MAX_DIMS];
@@ -70,7 +44,7 @@ static nn_status transpose_run(nn_op_ctx *ctx) {
   if (st) return st;
   nn_xN_transpose__ref(x->data, ctx->out[0]->data, nn_dtype_size(x->dtype), x->ndim, x->dims,
                        perm);
-  return own_strings(ctx, ctx->out[0]);
+  return nn_value_own_strings(ctx, ctx->out[0]);
 }
 
 NN_OP(Transpose) = {.op_type = "Transpose", .domain = "", .infer = transpose_infer,
