@@ -427,6 +427,19 @@ static nn_status set_inputs_list(nn_session *s, int all_inputs) {
   return NN_OK;
 }
 
+/* Give input k the dtype and shape to plan for, and remember them. */
+static void set_input_shape(nn_session *s, int k, nn_dtype dt, int ndim, const int64_t *dims) {
+  nn_value *v = s->vals[s->in_idx[k]];
+  v->dtype = dt;
+  v->ndim = ndim;
+  if (ndim > 0) memcpy(v->dims, dims, (size_t)ndim * sizeof(int64_t));
+  v->nbytes = (size_t)nn_value_numel(v) * nn_dtype_size(dt);
+  int64_t *pd = s->planned_dims + (size_t)k * (NN_MAX_DIMS + 1);
+  pd[0] = ndim;
+  if (ndim > 0) memcpy(pd + 1, dims, (size_t)ndim * sizeof(int64_t));
+  s->planned_dtype[k] = dt;
+}
+
 /* A private copy of a QDQ model with its patterns lowered to integer ops, or NULL
  * (and NN_OK) when the model has nothing to lower. */
 static nn_status lowered_copy(const nn_model *m, nn_model **out) {
@@ -478,15 +491,7 @@ nn_status nn_session_create(const nn_model *m, const nn_session_options *opt,
   if (all_static) {
     for (int k = 0; k < s->n_in; k++) {
       const nn_tensor *tt = &s->g->tensors[s->in_idx[k]];
-      nn_value *v = s->vals[s->in_idx[k]];
-      v->dtype = tt->dtype;
-      v->ndim = tt->ndim;
-      memcpy(v->dims, tt->dims, sizeof v->dims);
-      v->nbytes = (size_t)nn_tensor_numel(tt) * nn_dtype_size(tt->dtype);
-      int64_t *pd = s->planned_dims + (size_t)k * (NN_MAX_DIMS + 1);
-      pd[0] = tt->ndim;
-      memcpy(pd + 1, tt->dims, (size_t)tt->ndim * sizeof(int64_t));
-      s->planned_dtype[k] = tt->dtype;
+      set_input_shape(s, k, tt->dtype, tt->ndim, tt->dims);
     }
     st = plan(s);
     if (st) {
@@ -620,17 +625,7 @@ static nn_status run_values(nn_session *s, const nn_value *const *in) {
     if ((st = check_input(s, s->in_idx[k], in[k], "input"))) return st;
   if (shapes_changed(s, in)) {
     unplan(s);
-    for (int k = 0; k < s->n_in; k++) {
-      nn_value *v = s->vals[s->in_idx[k]];
-      v->dtype = in[k]->dtype;
-      v->ndim = in[k]->ndim;
-      memcpy(v->dims, in[k]->dims, sizeof v->dims);
-      v->nbytes = in[k]->nbytes;
-      int64_t *pd = s->planned_dims + (size_t)k * (NN_MAX_DIMS + 1);
-      pd[0] = in[k]->ndim;
-      memcpy(pd + 1, in[k]->dims, (size_t)in[k]->ndim * sizeof(int64_t));
-      s->planned_dtype[k] = in[k]->dtype;
-    }
+    for (int k = 0; k < s->n_in; k++) set_input_shape(s, k, in[k]->dtype, in[k]->ndim, in[k]->dims);
     for (int k = 0; k < s->n_captures; k++) {
       const nn_value *v = s->vals[s->capture_idx[k]];
       int64_t *pd = s->capture_dims + (size_t)k * (NN_MAX_DIMS + 2);
@@ -780,26 +775,12 @@ nn_status nn_session_create_planned(const nn_model *m, nn_session **out) {
   *out = NULL;
   NN_TRY(nn_session_create(m, NULL, &s));
   if (!s->planned) {
-    nn_value tmp[64];
-    if (s->n_in > 64) {
-      st = nn_errorf(NN_ERR_UNSUPPORTED, "more than 64 model inputs");
-      goto done;
-    }
     for (int k = 0; k < s->n_in; k++) {
       const nn_tensor *tt = &s->g->tensors[s->in_idx[k]];
-      memset(&tmp[k], 0, sizeof tmp[k]);
-      tmp[k].dtype = tt->dtype == NN_UNDEFINED ? NN_FLOAT : tt->dtype;
-      tmp[k].ndim = tt->ndim < 0 ? 0 : tt->ndim;
-      for (int d = 0; d < tmp[k].ndim; d++) tmp[k].dims[d] = tt->dims[d] < 0 ? 1 : tt->dims[d];
-      int64_t *pd = s->planned_dims + (size_t)k * (NN_MAX_DIMS + 1);
-      pd[0] = tmp[k].ndim;
-      memcpy(pd + 1, tmp[k].dims, (size_t)tmp[k].ndim * sizeof(int64_t));
-      s->planned_dtype[k] = tmp[k].dtype;
-      nn_value *v = s->vals[s->in_idx[k]];
-      v->dtype = tmp[k].dtype;
-      v->ndim = tmp[k].ndim;
-      memcpy(v->dims, tmp[k].dims, sizeof v->dims);
-      v->nbytes = (size_t)nn_value_numel(&tmp[k]) * nn_dtype_size(tmp[k].dtype);
+      int64_t dims[NN_MAX_DIMS];
+      int ndim = tt->ndim < 0 ? 0 : tt->ndim;
+      for (int d = 0; d < ndim; d++) dims[d] = tt->dims[d] < 0 ? 1 : tt->dims[d];
+      set_input_shape(s, k, tt->dtype == NN_UNDEFINED ? NN_FLOAT : tt->dtype, ndim, dims);
     }
     NN_TRY(plan(s));
   }
