@@ -60,6 +60,11 @@ nn_status nn_quantize_qdq(nn_model *m, const nn_tensor_range *ranges,
                           const nn_quant_options *opt, nn_quant_report *rep);
 void nn_quant_report_free(nn_quant_report *r);
 
+/* Dynamic quantization: MatMul/Gemm with constant 2-D weights become
+ * DynamicQuantizeLinear + MatMulInteger (int8 weights per column) + rescale. Needs no
+ * calibration. opt: exclude list only. */
+nn_status nn_quantize_dynamic(nn_model *m, const nn_quant_options *opt, nn_quant_report *rep);
+
 /* The whole static PTQ pipeline on m in place: preparation (constant folding, batch
  * norm folding, dead nodes), calibration over calib, ranges by calib_opt, QDQ rewrite. */
 typedef struct nn_ptq_options {

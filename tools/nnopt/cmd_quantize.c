@@ -1,6 +1,6 @@
 /*
- * cmd_quantize.c - `nnopt quantize IN -o OUT --calib SPEC ...`: static INT8
- * post-training quantization to a QDQ model, with a before/after table of file size,
+ * cmd_quantize.c - `nnopt quantize IN -o OUT (--calib SPEC | --dynamic) ...`: static
+ * INT8 post-training quantization to a QDQ model, or dynamic quantization of MatMul/Gemm, with a before/after table of file size,
  * parameter bytes, accuracy (when --eval is given) and single-thread latency.
  */
 #include <stdio.h>
@@ -77,6 +77,7 @@ static nn_status measure(const nn_model *m, const char *path, nn_dataset *eval,
     out->metric = r.value;
     out->samples = r.samples;
   }
+  if (!bench_ds) return NN_OK; /* latency needs a sample: --calib or --eval */
   return latency(m, bench_ds, &out->latency_ms);
 }
 
@@ -89,6 +90,7 @@ int cmd_quantize(int argc, char **argv) {
   po.calib.bits = 8;
   po.quant.per_channel = 1;
   int64_t calib_size = 500, eval_limit = 0;
+  int dynamic = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int more = i + 1 < argc;
@@ -98,6 +100,7 @@ int cmd_quantize(int argc, char **argv) {
     else if (!strcmp(a, "--method") && more) method = argv[++i];
     else if (!strcmp(a, "--percentile") && more) po.calib.percentile = atof(argv[++i]);
     else if (!strcmp(a, "--per-tensor")) po.quant.per_channel = 0;
+    else if (!strcmp(a, "--dynamic")) dynamic = 1;
     else if (!strcmp(a, "--act-int8")) po.quant.act_signed = 1;
     else if (!strcmp(a, "--act-symmetric")) po.quant.act_signed = po.quant.act_symmetric = 1;
     else if (!strcmp(a, "--keep-first-last")) po.quant.keep_first_last = 1;
@@ -109,8 +112,9 @@ int cmd_quantize(int argc, char **argv) {
     else if (!in) in = a;
     else return cli_usage("quantize", "unexpected argument '%s'", a);
   }
-  if (!in || !out || !calib_spec)
-    return cli_usage("quantize", "usage: nnopt quantize IN.onnx -o OUT.onnx --calib SPEC");
+  if (!in || !out || (!calib_spec && !dynamic) || (dynamic && calib_spec))
+    return cli_usage("quantize", "usage: nnopt quantize IN.onnx -o OUT.onnx "
+                                 "(--calib SPEC | --dynamic)");
   int mth = nn_calib_method_parse(method);
   if (mth < 0) return cli_usage("quantize", "unknown --method '%s' (minmax, percentile, entropy, mse)", method);
   po.calib.method = (nn_calib_method)mth;
@@ -124,20 +128,28 @@ int cmd_quantize(int argc, char **argv) {
   measured before, after;
   nn_status st;
   nn_dataset_options eo = {eval_limit};
-  if ((st = nn_model_load(in, &m)) || (st = nn_dataset_open(calib_spec, NULL, &calib)) ||
+  if ((st = nn_model_load(in, &m)) ||
+      (calib_spec && (st = nn_dataset_open(calib_spec, NULL, &calib))) ||
       (eval_spec && (st = nn_dataset_open(eval_spec, &eo, &eval)))) {
     rc = cli_fail(st);
     goto done;
   }
-  if ((st = measure(m, in, eval, metric, calib, &before))) {
+  nn_dataset *bench_ds = calib ? calib : eval;
+  if ((st = measure(m, in, eval, metric, bench_ds, &before))) {
     rc = cli_fail(st);
     goto done;
   }
-  fprintf(stderr, "calibrating on %lld samples (%s)\n",
-          (long long)(calib_size > 0 && calib_size < nn_dataset_count(calib) ? calib_size : nn_dataset_count(calib)),
-          method);
-  st = nn_ptq_static(m, calib, &po, &rep);
-  cli_progress_done();
+  if (dynamic) {
+    st = nn_quantize_dynamic(m, &po.quant, &rep);
+  } else {
+    fprintf(stderr, "calibrating on %lld samples (%s)\n",
+            (long long)(calib_size > 0 && calib_size < nn_dataset_count(calib)
+                            ? calib_size
+                            : nn_dataset_count(calib)),
+            method);
+    st = nn_ptq_static(m, calib, &po, &rep);
+    cli_progress_done();
+  }
   nn_save_options so = {0};
   so.allow_overwrite_input = !strcmp(in, out);
   if (st || (st = nn_model_save(m, out, &so))) {
@@ -146,11 +158,12 @@ int cmd_quantize(int argc, char **argv) {
   }
   if (rep.notes) fputs(rep.notes, stderr);
   /* Measure what was written, as a user would load it. */
-  if ((st = nn_model_load(out, &q)) || (st = measure(q, out, eval, metric, calib, &after))) {
+  if ((st = nn_model_load(out, &q)) || (st = measure(q, out, eval, metric, bench_ds, &after))) {
     rc = cli_fail(st);
     goto done;
   }
-  printf("\n%-28s %16s %16s %10s\n", "", "float", "int8 (QDQ)", "ratio");
+  printf("\n%-28s %16s %16s %10s\n", "", "float", dynamic ? "int8 (dynamic)" : "int8 (QDQ)",
+         "ratio");
   printf("%-28s %13.2f MB %13.2f MB %9.2fx\n", "file size", before.file_bytes / 1e6,
          after.file_bytes / 1e6, (double)after.file_bytes / (double)before.file_bytes);
   printf("%-28s %13.2f MB %13.2f MB %9.2fx\n", "parameter bytes", before.param_bytes / 1e6,
@@ -161,8 +174,9 @@ int cmd_quantize(int argc, char **argv) {
     printf("%-28s %15.2f%% %15.2f%% %+9.2f pt\n", label, 100 * before.metric,
            100 * after.metric, 100 * (after.metric - before.metric));
   }
-  printf("%-28s %13.3f ms %13.3f ms %9.2fx\n", "latency (1 thread, median)", before.latency_ms,
-         after.latency_ms, after.latency_ms / before.latency_ms);
+  if (before.latency_ms > 0)
+    printf("%-28s %13.3f ms %13.3f ms %9.2fx\n", "latency (1 thread, median)",
+           before.latency_ms, after.latency_ms, after.latency_ms / before.latency_ms);
   printf("%d ops quantized, %d weights int8, %d quantizable ops kept in float\n",
          rep.quantized_nodes, rep.weights, rep.float_nodes);
 done:

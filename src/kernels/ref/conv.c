@@ -1,8 +1,9 @@
 /*
  * conv.c - reference Conv and ConvTranspose. Conv takes one of three paths that
- * all produce bit-identical results: pointwise (1x1, stride 1, no pad) as a direct
- * GEMM, im2col + GEMM in column chunks when there are several output channels per
- * group and scratch is given, and direct loops otherwise (depthwise convolutions).
+ * add the same products in the same order (so results match bit for bit, padding
+ * taps contributing +0): pointwise (1x1, stride 1, no pad) as a direct GEMM,
+ * im2col + GEMM in column chunks when there are several output channels per group
+ * and scratch is given, and direct loops otherwise (depthwise convolutions).
  */
 #include "kernels/ref/conv.h"
 
