@@ -615,3 +615,18 @@ nn_status nn_node_add_attr_int(nn_node *n, const char *name, int64_t v) {
   n->n_attrs++;
   return NN_OK;
 }
+
+static int node_name_used(const nn_graph *g, const char *name) {
+  for (int i = 0; i < g->n_nodes; i++)
+    if (g->nodes[i].name && !strcmp(g->nodes[i].name, name)) return 1;
+  return nn_graph_find(g, name) >= 0;
+}
+
+char *nn_graph_unique_node_name(const nn_graph *g, const char *base) {
+  size_t n = strlen(base) + 24;
+  char *name = malloc(n);
+  if (!name) return NULL;
+  snprintf(name, n, "%s", base);
+  for (int k = 1; node_name_used(g, name); k++) snprintf(name, n, "%s_%d", base, k);
+  return name;
+}

@@ -212,6 +212,8 @@ void nn_graph_remove_nodes(nn_graph *g, const unsigned char *kill);
 nn_status nn_graph_sort(nn_graph *g);
 /* A tensor name not yet used in g: base, else base_1, base_2, ... (malloc'ed). */
 char *nn_graph_unique_name(const nn_graph *g, const char *base);
+/* A node name not yet used in g (and not a tensor name either), as above. */
+char *nn_graph_unique_node_name(const nn_graph *g, const char *base);
 /* Add an initializer with a fresh name derived from base; takes ownership of data
  * (freed on failure). Returns the tensor index or -1 on OOM. */
 int nn_graph_add_initializer(nn_graph *g, const char *base, nn_dtype dt, int ndim,

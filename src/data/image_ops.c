@@ -181,6 +181,60 @@ done:
   return st;
 }
 
+/* Resize without antialiasing, as OpenCV's INTER_LINEAR (what PaddleOCR and most
+ * cv2-based pipelines use): half-pixel centres, clamped edges, both passes in float
+ * and one rounding (half to even) at the end. */
+static nn_status resize_u8_linear(const nn_image *in, int ow, int oh, nn_image *out) {
+  int c = in->c;
+  int *x0 = malloc(sizeof(int) * (size_t)ow * 2), *y0 = malloc(sizeof(int) * (size_t)oh * 2);
+  float *fx = malloc(sizeof(float) * (size_t)ow), *fy = malloc(sizeof(float) * (size_t)oh);
+  float *rows = malloc(sizeof(float) * (size_t)in->w * (size_t)c);
+  out->w = ow, out->h = oh, out->c = c;
+  out->px = malloc((size_t)ow * (size_t)oh * (size_t)c);
+  nn_status st = NN_OK;
+  if (!x0 || !y0 || !fx || !fy || !rows || !out->px) {
+    free(out->px);
+    out->px = NULL;
+    st = nn_errorf(NN_ERR_NOMEM, "out of memory resizing to %dx%d", ow, oh);
+    goto done;
+  }
+  for (int pass = 0; pass < 2; pass++) {
+    int n_out = pass ? oh : ow, n_in = pass ? in->h : in->w;
+    int *i0 = pass ? y0 : x0;
+    float *f = pass ? fy : fx;
+    for (int o = 0; o < n_out; o++) {
+      double src = (o + 0.5) * ((double)n_in / n_out) - 0.5;
+      if (src < 0) src = 0;
+      if (src > n_in - 1) src = n_in - 1;
+      int a = (int)floor(src);
+      i0[2 * o] = a;
+      i0[2 * o + 1] = a + 1 < n_in ? a + 1 : n_in - 1;
+      f[o] = (float)(src - a);
+    }
+  }
+  for (int y = 0; y < oh; y++) {
+    const uint8_t *r0 = in->px + (size_t)y0[2 * y] * (size_t)in->w * (size_t)c;
+    const uint8_t *r1 = in->px + (size_t)y0[2 * y + 1] * (size_t)in->w * (size_t)c;
+    for (size_t k = 0; k < (size_t)in->w * (size_t)c; k++)
+      rows[k] = (float)r0[k] * (1.0f - fy[y]) + (float)r1[k] * fy[y];
+    for (int x = 0; x < ow; x++)
+      for (int ch = 0; ch < c; ch++) {
+        float v = rows[(size_t)x0[2 * x] * (size_t)c + (size_t)ch] * (1.0f - fx[x]) +
+                  rows[(size_t)x0[2 * x + 1] * (size_t)c + (size_t)ch] * fx[x];
+        float r = rintf(v);
+        out->px[((size_t)y * (size_t)ow + (size_t)x) * (size_t)c + (size_t)ch] =
+            r < 0 ? 0 : r > 255 ? 255 : (uint8_t)r;
+      }
+  }
+done:
+  free(x0);
+  free(y0);
+  free(fx);
+  free(fy);
+  free(rows);
+  return st;
+}
+
 /* Nearest-neighbour resize (PIL NEAREST), for masks. */
 static nn_status resize_nearest(const nn_image *in, int ow, int oh, nn_image *out) {
   out->w = ow, out->h = oh, out->c = in->c;
@@ -264,7 +318,8 @@ nn_status nn_image_preprocess(const nn_image_prep *p, const nn_image *img, const
   if (rw < 1) rw = 1;
   if (rh < 1) rh = 1;
   if (rw != cur->w || rh != cur->h) {
-    NN_TRY(resize_u8(cur, rw, rh, p->antialias, &sized));
+    if (p->antialias) NN_TRY(resize_u8(cur, rw, rh, 1, &sized));
+    else NN_TRY(resize_u8_linear(cur, rw, rh, &sized));
     cur = &sized;
     if (mask) {
       NN_TRY(resize_nearest(mask, rw, rh, &msized));

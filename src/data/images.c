@@ -10,6 +10,7 @@
 #include "core/io.h"
 #include "data/dataset.h"
 
+#if __has_include(<stb/stb_image.h>)
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_STATIC
 #define STBI_NO_STDIO
@@ -29,6 +30,15 @@
 /* Debian's stb_image declares a static function it never defines; with STB_IMAGE_STATIC
  * that warns at the end of the file, so the check is off for this file. */
 #pragma GCC diagnostic ignored "-Wunused-function"
+#else
+/* Built without Debian's libstb-dev: image folders open, but decoding fails clearly. */
+static uint8_t *stbi_load_from_memory(const uint8_t *b, int n, int *w, int *h, int *c, int want) {
+  (void)b, (void)n, (void)w, (void)h, (void)c, (void)want;
+  return NULL;
+}
+static const char *stbi_failure_reason(void) { return "nnopt was built without stb_image (install libstb-dev)"; }
+static void stbi_image_free(void *p) { free(p); }
+#endif
 
 static const char *const k_image_exts[] = {".png", ".jpg", ".jpeg", ".bmp", ".tga", ".gif",
                                            ".pnm", ".ppm", ".pgm", NULL};

@@ -51,7 +51,8 @@ nn_status nn_evaluate(const nn_model *model, nn_dataset *ds, nn_metric *metric,
   if (opt) o = *opt;
   memset(out, 0, sizeof *out);
   if (!nn_dataset_has_labels(ds)) return nn_errorf(NN_ERR_INVALID, "the dataset has no labels to score against");
-  nn_session_options so = {o.threads};
+  nn_session_options so = {0};
+  so.threads = o.threads;
   NN_TRY(nn_session_create(model, &so, &s));
   int n_in = nn_session_input_count(s), n_ds = nn_dataset_input_count(ds);
   map = calloc((size_t)n_in + 1, sizeof *map);

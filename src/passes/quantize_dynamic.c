@@ -28,7 +28,7 @@ static int excluded(const nn_quant_options *o, const nn_node *n) {
 /* A node with one output; returns its index (or -1). Names are derived from base. */
 static int add_node1(nn_graph *g, const char *op, const char *base, int n_in, const int *in,
                      int out) {
-  char *name = nn_graph_unique_name(g, base);
+  char *name = nn_graph_unique_node_name(g, base);
   int i = name ? nn_graph_add_node(g, op, "", name, n_in, in, 1, &out) : -1;
   free(name);
   return i;
@@ -83,7 +83,8 @@ static nn_status rewrite(nn_graph *g, int i) {
   }
   int out_mul = bias >= 0 ? t[6] : y;
   int dq_out[3] = {t[0], t[1], t[2]};
-  char *dname = nn_graph_unique_name(g, "DynamicQuantizeLinear");
+  snprintf(nm, sizeof nm, "%s_DynamicQuantizeLinear", base);
+  char *dname = nn_graph_unique_node_name(g, nm);
   int d = dname ? nn_graph_add_node(g, "DynamicQuantizeLinear", "", dname, 1, &x, 3, dq_out) : -1;
   free(dname);
   int mi_in[3] = {t[0], wq, t[2]}, sm_in[2] = {t[1], ws}, mul_in[2] = {t[4], t[5]};

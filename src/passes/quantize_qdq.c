@@ -306,7 +306,7 @@ static nn_status insert_qdq(qstate *q, int t) {
     g->tensors[t].producer = -1;
   }
   int qin[3] = {src, s, z}, dqin[3] = {tq, s, z};
-  char *qn = nn_graph_unique_name(g, b5), *dqn = nn_graph_unique_name(g, b6);
+  char *qn = nn_graph_unique_node_name(g, b5), *dqn = nn_graph_unique_node_name(g, b6);
   int qi = qn ? nn_graph_add_node(g, "QuantizeLinear", "", qn, 3, qin, 1, &tq) : -1;
   int di = dqn ? nn_graph_add_node(g, "DequantizeLinear", "", dqn, 3, dqin, 1, &tdq) : -1;
   free(qn);
@@ -390,7 +390,7 @@ static nn_status quantize_weight(qstate *q, int i, int slot, int axis, float **s
   }
   g->tensors[tdq].dtype = NN_FLOAT;
   int in[2] = {tq, ts};
-  char *dn = nn_graph_unique_name(g, b5);
+  char *dn = nn_graph_unique_node_name(g, b5);
   int di = dn ? nn_graph_add_node(g, "DequantizeLinear", "", dn, 2, in, 1, &tdq) : -1;
   free(dn);
   if (di < 0 || (axis >= 0 && nn_node_add_attr_int(&g->nodes[di], "axis", axis))) {
@@ -446,7 +446,7 @@ static nn_status quantize_bias(qstate *q, int i, int slot, float in_scale, const
   if (tq < 0 || ts < 0 || tdq < 0) goto oom;
   g->tensors[tdq].dtype = NN_FLOAT;
   int in[2] = {tq, ts}; /* zero point omitted: 0 */
-  char *dn = nn_graph_unique_name(g, b5);
+  char *dn = nn_graph_unique_node_name(g, b5);
   int di = dn ? nn_graph_add_node(g, "DequantizeLinear", "", dn, 2, in, 1, &tdq) : -1;
   free(dn);
   if (di < 0 || nn_node_add_attr_int(&g->nodes[di], "axis", 0)) goto oom;
