@@ -216,8 +216,8 @@ nn_status nn_session_benchmark(nn_session *s, int n, const char *const *names,
                                const nn_array *inputs, int warmup, int runs,
                                nn_bench_result *out);
 
-/* Names of the ops the runtime supports, for the domain ("" for ai.onnx), as a
- * NULL-terminated static array. */
+/* The ops the runtime supports as a NULL-terminated static array: "Conv" for the
+ * default ai.onnx domain, "com.microsoft:QLinearAdd" for others. */
 const char *const *nn_supported_ops(void);
 
 /* ---------------------------------------------------------------------------------
@@ -236,7 +236,8 @@ const char *const *nn_supported_ops(void);
  *     labels=...   where labels come from (see each kind); no labels when absent
  *
  *  idx:IMAGES[,labels=LABELS]      IDX files ((Fashion-)MNIST), gzipped or plain.
- *     Images [N,H,W] or [N,H,W,C] of any IDX type; labels [N] integers -> int64 [1].
+ *     Images [N,H,W] or [N,H,W,C] of unsigned bytes; labels [N] of any IDX integer
+ *     type -> int64 [1]. Truncated or mismatched files fail at open, naming the record.
  *     Accepts the image keys below (channels defaults to the file's).
  *  npz:FILE[,inputs=A+B][,labels=L]  arrays of an .npz; dim 0 indexes samples (all
  *     arrays must agree on it). inputs defaults to every member except labels;
@@ -245,16 +246,26 @@ const char *const *nn_supported_ops(void);
  *     DIR: every image under DIR in sorted order; when DIR has sub-folders, their
  *     sorted names are the classes (label = index, as torchvision's ImageFolder).
  *     A file (or labels=FILE): one sample per line "PATH<TAB>LABEL" (or "PATH LABEL";
- *     PATH relative to the file's folder): integer labels give int64 [1], any other
- *     text gives a string label (OCR). masks=DIR: label = DIR/<stem>.png as int64
- *     [1,H,W] class ids, resized (nearest) and cropped like the image.
- *  tsv:FILE,vocab=VOCAB[,seq=128][,text=COL][,label=COL]  sentences -> BERT
- *     WordPiece (uncased) token ids: input_ids, attention_mask, token_type_ids, each
+ *     PATH relative to the file's folder, or to DIR with labels=): integer labels give
+ *     int64 [1], any other text gives a string label (OCR). masks=DIR: label =
+ *     DIR/<stem>.png (8-bit gray class ids; palette PNGs are refused) as int64 [1,H,W],
+ *     resized (nearest) and cropped like the image, padding 255 (ignored by miou).
+ *  tsv:FILE,vocab=VOCAB[,seq=128][,text=COL][,label=COL]  sentences -> BERT-style
+ *     token ids over the model's vocab.txt (id = line number; needs [CLS], [SEP],
+ *     [PAD], [UNK]): input_ids, attention_mask, token_type_ids (zeros), each
  *     int64 [1,seq] ([CLS] ... [SEP] [PAD]...); label int64 [1]. COL is a header name
- *     or 0-based index; defaults: header "label" and the other column. lower=0 keeps
- *     case; dtype=int32 changes the id type.
+ *     or 0-based index; defaults: header "label" and the other column (a first line
+ *     without an integer field is a header; header=0|1 overrides). tokenizer=auto
+ *     (default: WordPiece when the vocab has "##" pieces, else whitespace) |
+ *     wordpiece | whitespace (lowercase + split on spaces, as Python's
+ *     text.lower().split(); unknown words are [UNK]). WordPiece is BERT's uncased
+ *     tokenizer (punctuation split, accents stripped for Latin scripts, greedy
+ *     longest-match "##" pieces). lower=0 keeps case; dtype=int32
+ *     changes the id type.
  *  wav:DIR_OR_LIST[,rate=16000][,length=N]  RIFF WAVE (PCM 8/16/24/32, float32/64;
- *     channels averaged to mono), resampled (windowed sinc) to rate -> float32 [1,N].
+ *     channels averaged to mono), resampled to rate (Hann-windowed sinc, 6 zero
+ *     crossings, cutoff 0.99 of the lower Nyquist: torchaudio's default) -> float32
+ *     [1,N]. DIR: every .wav in sorted order (sub-folders as classes, as images).
  *     length=N zero-pads or truncates to N samples. A list file has lines
  *     "PATH[<TAB>LABEL]": an integer label gives int64 [1]; speech segments in
  *     seconds "0.50-1.20 2.00-3.10" give a uint8 [1,N] per-sample speech mask (VAD);
@@ -262,11 +273,14 @@ const char *const *nn_supported_ops(void);
  *
  *  Image keys (images: and idx:), applied in this order on pixel values 0..255:
  *     channels=rgb|bgr|gray   color order of the output (gray: ITU-R 601 luma)
- *     size=S | size=WxH       resize (bilinear; S: shorter side to S, aspect kept;
- *                             WxH: exactly), antialias=1 filters when shrinking as PIL
- *                             and torchvision do (0: plain bilinear, as OpenCV)
- *     keep_aspect=1           with size=WxH: scale to height H, width at most W,
- *                             then pad on the right to W (PaddleOCR recognition)
+ *     size=S | size=WxH       resize (bilinear; S: shorter side to S, aspect kept, as
+ *                             torchvision's Resize(S); WxH: exactly). antialias=1
+ *                             (default) reproduces PIL's resize bit for bit (what
+ *                             torchvision runs on PIL images); antialias=0 is OpenCV's
+ *                             INTER_LINEAR (half-pixel centres, no prefilter)
+ *     keep_aspect=1           with size=WxH: scale to height H, width
+ *                             min(W, ceil(H*w/h)), then pad on the right to W with 0
+ *                             after normalization (PaddleOCR recognition)
  *     crop=S | crop=WxH       center crop (torchvision CenterCrop)
  *     pad=P                   pad P pixels on every side with pad_value (default 0)
  *     scale=F                 multiply (default 1/255)
@@ -373,6 +387,7 @@ typedef struct nn_eval_result {
 
 nn_status nn_evaluate(const nn_model *model, nn_dataset *ds, nn_metric *metric,
                       const nn_eval_options *opt, nn_eval_result *out);
+/* --------------------------- end of Datasets and evaluation --------------------------- */
 
 #ifdef __cplusplus
 }

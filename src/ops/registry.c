@@ -39,12 +39,27 @@ const nn_op_def *nn_op_find(const char *op_type, const char *domain) {
   return NULL;
 }
 
-const char *const *nn_supported_ops(void) {
-  static const char *names[sizeof g_ops / sizeof g_ops[0]];
-  if (!names[0]) {
-    size_t i = 0;
-    for (const nn_op_def *const *d = g_ops; *d; d++) names[i++] = (*d)->op_type;
-    names[i] = NULL;
+#include <pthread.h>
+#include <stdio.h>
+
+static const char *g_names[sizeof g_ops / sizeof g_ops[0]];
+static char g_name_buf[sizeof g_ops / sizeof g_ops[0]][64];
+static pthread_once_t g_names_once = PTHREAD_ONCE_INIT;
+
+static void fill_names(void) {
+  size_t i = 0;
+  for (const nn_op_def *const *d = g_ops; *d; d++, i++) {
+    if ((*d)->domain && (*d)->domain[0]) {
+      snprintf(g_name_buf[i], sizeof g_name_buf[i], "%s:%s", (*d)->domain, (*d)->op_type);
+      g_names[i] = g_name_buf[i];
+    } else {
+      g_names[i] = (*d)->op_type;
+    }
   }
-  return names;
+  g_names[i] = NULL;
+}
+
+const char *const *nn_supported_ops(void) {
+  pthread_once(&g_names_once, fill_names);
+  return g_names;
 }
