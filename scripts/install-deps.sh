@@ -6,7 +6,7 @@ set -euo pipefail
 
 # build + unit/conformance tests
 PKGS=(build-essential cmake pkg-config libprotobuf-c-dev protobuf-c-compiler libonnx-dev
-      libonnx-testdata libcmocka-dev libcjson-dev zlib1g-dev clang libclang-rt-14-dev)
+      libonnx-testdata libcmocka-dev libcjson-dev zlib1g-dev libstb-dev clang libclang-rt-14-dev)
 # fixtures and peers: PyTorch export/training, ONNX Runtime via npm, datasets, audio
 PKGS+=(python3-torch python3-torchvision python3-onnx python3-numpy dataset-fashion-mnist
        espeak-ng sox)

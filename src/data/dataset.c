@@ -253,7 +253,7 @@ static nn_status stack(nn_array *dst, nn_array *src, int64_t k, int64_t n, int64
     *dst = *src;
     dst->dims[0] = src->dims[0] * n;
     dst->nbytes = bytes;
-    dst->data = malloc(bytes ? bytes : 1);
+    dst->data = calloc(1, bytes ? bytes : 1); /* zeroed: a partial string batch frees cleanly */
     if (!dst->data) {
       memset(dst, 0, sizeof *dst);
       st = nn_errorf(NN_ERR_NOMEM, "out of memory stacking a batch of %lld", (long long)n);

@@ -71,7 +71,7 @@ static nn_status decode(const char *path, int64_t record, int want, nn_image *im
     free(buf);
     return nn_errorf(NN_ERR_UNSUPPORTED, "%s: record %lld: file over 2 GB", path, (long long)record);
   }
-  int w, h, c;
+  int w = 0, h = 0, c = 0;
   img->px = stbi_load_from_memory(buf, (int)len, &w, &h, &c, want);
   free(buf);
   if (!img->px)

@@ -349,7 +349,7 @@ static nn_status update_classify(nn_metric *m, const nn_array *out, const nn_arr
   }
   NN_TRY(ensure_conf(m, per == 1 ? 2 : per));
   for (int64_t i = 0; i < n; i++) {
-    int64_t y;
+    int64_t y = -1;
     NN_TRY(label_int(label, i, &y));
     NN_TRY(as_doubles(out, i * per, per, s, "output"));
     if (y < 0 || y >= m->classes) {
@@ -423,7 +423,7 @@ static nn_status update_miou(nn_metric *m, const nn_array *out, const nn_array *
         }
     }
     for (size_t p = 0; p < lab_n; p++) {
-      int64_t y;
+      int64_t y = -1;
       NN_TRY(label_int(label, (int64_t)(i * (int64_t)lab_n + (int64_t)p), &y));
       if (y < 0 || y >= m->classes) continue; /* ignore index (255 in VOC) */
       m->conf[y * m->classes + (int64_t)arg[p]]++;
