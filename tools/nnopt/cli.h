@@ -25,8 +25,8 @@ typedef struct cli_inputs {
  * missing name is filled later from the model's input order. */
 nn_status cli_inputs_add(cli_inputs *in, const char *spec);
 void cli_inputs_free(cli_inputs *in);
-/* Progress bar on stderr when it is a terminal (an nn_*_options progress callback),
- * and the line end after the last update. */
+/* Progress bar on stderr when it is a terminal (an nn_*_options progress callback);
+ * cli_progress_done() marks the end of a task, so the next one restarts the clock. */
 void cli_progress(void *user, int64_t done, int64_t total);
 void cli_progress_done(void);
 /* Format a shape as "[1,3,224,224]". */

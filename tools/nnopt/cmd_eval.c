@@ -7,37 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cli.h"
-
-typedef struct progress {
-  double start, last;
-} progress;
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* A one-line bar on stderr, redrawn at most 10 times a second. */
-static void show_progress(void *user, int64_t done, int64_t total) {
-  progress *p = user;
-  double t = now();
-  if (done < total && t - p->last < 0.1) return;
-  p->last = t;
-  int width = 30, fill = total ? (int)(width * done / total) : width;
-  char bar[64];
-  for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '-';
-  bar[width] = 0;
-  double el = t - p->start, eta = done ? el * (double)(total - done) / (double)done : 0;
-  fprintf(stderr, "\r[%s] %lld/%lld %3d%%  %.1f s, %.0f s left ", bar, (long long)done,
-          (long long)total, total ? (int)(100 * done / total) : 100, el, eta);
-  if (done >= total) fprintf(stderr, "\r%*s\r", width + 60, "");
-  fflush(stderr);
-}
 
 static int parse_num(const char *s, double *v) {
   char *end;
@@ -107,14 +78,11 @@ int cmd_eval(int argc, char **argv) {
     rc = cli_fail(st);
     goto done;
   }
-  progress pr = {now(), 0};
-  if (!quiet && isatty(STDERR_FILENO)) {
-    eo.progress = show_progress;
-    eo.user = &pr;
-  }
+  if (!quiet) eo.progress = cli_progress;
   nn_eval_result res;
-  if ((st = nn_evaluate(m, ds, metric, &eo, &res))) {
-    if (eo.progress) fprintf(stderr, "\n");
+  st = nn_evaluate(m, ds, metric, &eo, &res);
+  cli_progress_done();
+  if (st) {
     rc = cli_fail(st);
     goto done;
   }
