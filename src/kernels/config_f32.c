@@ -1,9 +1,67 @@
 /*
- * config_f32.c - float32 entries of the kernel table per ISA level.
+ * config_f32.c - float32 entries of the kernel table per ISA level, and the
+ * table's f32_gemm of each fast level (the blocked GEMM over that level's
+ * microkernel). Upgrades step by step: ref -> avx2 -> avx512 (x86), ref -> neon.
  */
 #include "kernels/dispatch.h"
+#include "kernels/f32_conv.h"
+#include "kernels/f32_gemm.h"
+#include "kernels/f32_pool.h"
+
+#if defined(__x86_64__)
+static void gemm_avx2(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                      int transA, const float *B, int64_t ldb, int transB, float *C,
+                      int64_t ldc, float alpha, float beta) {
+  nn_f32_gemm_blocked(nn_f32_gemm_ukernel_6x16__avx2, 6, 16, M, N, K, A, lda, transA, B, ldb,
+                      transB, C, ldc, alpha, beta);
+}
+static void gemm_avx512(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        int transA, const float *B, int64_t ldb, int transB, float *C,
+                        int64_t ldc, float alpha, float beta) {
+  nn_f32_gemm_blocked(nn_f32_gemm_ukernel_8x32__avx512, 8, 32, M, N, K, A, lda, transA, B,
+                      ldb, transB, C, ldc, alpha, beta);
+}
+#elif defined(__aarch64__)
+static void gemm_neon(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                      int transA, const float *B, int64_t ldb, int transB, float *C,
+                      int64_t ldc, float alpha, float beta) {
+  nn_f32_gemm_blocked(nn_f32_gemm_ukernel_8x8__neon, 8, 8, M, N, K, A, lda, transA, B, ldb,
+                      transB, C, ldc, alpha, beta);
+}
+#endif
 
 void nn_kernels_init_f32(nn_kernels *k, nn_isa isa) {
+  if (isa != NN_ISA_REF) k->f32_maxpool2d = nn_f32_maxpool2d;
+#if defined(__x86_64__)
+  if (isa >= NN_ISA_AVX2 && isa < NN_ISA_NEON) {
+    k->f32_gemm = gemm_avx2;
+    k->f32_gemm_ukernel = nn_f32_gemm_ukernel_6x16__avx2;
+    k->f32_gemm_mr = 6;
+    k->f32_gemm_nr = 16;
+    k->f32_dwconv3x3[0] = nn_f32_dwconv3x3s1__avx2;
+    k->f32_dwconv3x3[1] = nn_f32_dwconv3x3s2__avx2;
+  }
+  if (isa >= NN_ISA_AVX512 && isa < NN_ISA_NEON) {
+    k->f32_gemm = gemm_avx512;
+    k->f32_gemm_ukernel = nn_f32_gemm_ukernel_8x32__avx512;
+    k->f32_gemm_mr = 8;
+    k->f32_gemm_nr = 32;
+    k->f32_dwconv3x3[0] = nn_f32_dwconv3x3s1__avx512;
+    k->f32_dwconv3x3[1] = nn_f32_dwconv3x3s2__avx512;
+    k->f32_pack_b = nn_f32_pack_b__avx512;
+    k->f32_conv_pack_b = nn_f32_conv_pack_b__avx512;
+  }
+#elif defined(__aarch64__)
+  if (isa >= NN_ISA_NEON) {
+    k->f32_gemm = gemm_neon;
+    k->f32_gemm_ukernel = nn_f32_gemm_ukernel_8x8__neon;
+    k->f32_gemm_mr = 8;
+    k->f32_gemm_nr = 8;
+    k->f32_dwconv3x3[0] = nn_f32_dwconv3x3s1__neon;
+    k->f32_dwconv3x3[1] = nn_f32_dwconv3x3s2__neon;
+  }
+#else
   (void)k;
-  (void)isa; /* reference kernels only, until the fast ones land */
+  (void)isa;
+#endif
 }

@@ -24,6 +24,11 @@ typedef enum nn_isa {
   NN_ISA_NEONDOT = 11,   /* + dot product (sdot/udot) */
 } nn_isa;
 
+struct nn_pool_params;
+struct nn_q8_gemm_params;
+struct nn_q8_dw_args;
+struct nn_q8_add_params;
+
 typedef struct nn_kernels {
   nn_isa isa; /* the level the table was filled for */
 
@@ -38,6 +43,54 @@ typedef struct nn_kernels {
   void (*x8_gemm)(int a_signed, int b_signed, size_t m, size_t n, size_t k, const void *a,
                   size_t lda, const void *a_zp, size_t a_zp_inc, const void *b, size_t ldb,
                   const void *b_zp, size_t b_zp_inc, int32_t *c, size_t ldc);
+
+  /* ---- float32 fast paths (config_f32.c; see kernels/f32_gemm.h, f32_conv.h) ----
+   * NULL / 0 at the reference level: ops then keep their reference path. */
+  /* Packed GEMM microkernel and its register tile (f32_gemm.h: layouts, contract). */
+  void (*f32_gemm_ukernel)(size_t mr, size_t nr, size_t kc, const float *a, const float *b,
+                           float *c, size_t ldc, const float *bias, unsigned flags,
+                           const float *minmax);
+  unsigned f32_gemm_mr, f32_gemm_nr;
+  /* Depthwise 3x3 convolution of one NCHW plane, [0] stride 1, [1] stride 2
+   * (f32_conv.h); reference twin: nn_f32_conv__ref with group == channels. */
+  void (*f32_dwconv3x3[2])(size_t ih, size_t iw, size_t oh, size_t ow, size_t pad_top,
+                           size_t pad_left, const float *x, const float *w, float bias,
+                           float *y, const float *minmax);
+  /* Max pooling of 2-D planes without indices (f32_pool.h; plain C, set at every fast
+   * level so that NNOPT_ISA=ref keeps the reference). */
+  void (*f32_maxpool2d)(const struct nn_pool_params *p, const float *x, float *y,
+                        size_t plane0, size_t n);
+  /* B-panel packers of the level (NULL: the plain-C ones, nn_f32_pack_b and
+   * nn_f32_conv_pack_b, which are their reference twins). */
+  void (*f32_pack_b)(const float *B, size_t ldb, int transB, size_t k0, size_t kc, size_t j0,
+                     size_t nj, size_t nr, float *dst);
+  void (*f32_conv_pack_b)(const void *ctx, size_t j0, size_t nj, size_t k0, size_t kc,
+                          size_t nr, float *dst);
+
+  /* ---- 8-bit integer fast paths (config_q8.c) ----
+   * Packed u8 x s8 GEMM microkernel, tile q8_mr x q8_nr, and its activation-panel
+   * packer (contracts in src/kernels/q8_gemm.h); the microkernel sums w * (x +
+   * q8_x_offset). Filled at every level (portable versions at the reference level). */
+  void (*q8_gemm)(size_t mr, size_t nc, size_t kq, const int8_t *w, const uint8_t *x,
+                  void *c, size_t ldc, int mode, const struct nn_q8_gemm_params *p);
+  void (*q8_pack_x)(size_t k, size_t nc, size_t nr, const uint8_t *const *rows, size_t col,
+                    uint8_t xor_mask, uint8_t *out);
+  unsigned q8_mr, q8_nr;
+  int32_t q8_x_offset;
+  /* Depthwise 3x3 convolution of one uint8 channel plane, int8 weights, requantized
+   * (src/kernels/q8_dwconv.h). */
+  void (*q8_dwconv3x3)(const struct nn_q8_dw_args *a);
+  /* QLinearAdd of two same-shape 8-bit tensors (src/kernels/q8_eltwise.h). */
+  void (*q8_add)(size_t n, const uint8_t *a, const uint8_t *b,
+                 const struct nn_q8_add_params *p, uint8_t *y);
+  /* QuantizeLinear of float32 to 8 bits (src/kernels/q8_eltwise.h); reference twin:
+   * nn_f32_qu8_quantize__ref / nn_f32_qs8_quantize__ref. */
+  void (*q8_quantize)(size_t n, const float *x, float scale, int32_t zp, int32_t qmin,
+                      int32_t qmax, uint8_t *y);
+  /* MaxPool of 2-D uint8 / int8 planes without indices (q8_eltwise.h: the contract of
+   * f32_maxpool2d); NULL at the reference level, which keeps nn_u8/i8_maxpool__ref. */
+  void (*x8_maxpool2d)(const struct nn_pool_params *p, const void *x, void *y, size_t plane0,
+                       size_t n, int is_signed);
 } nn_kernels;
 
 /* The table for this process (detected once, thread-safe). */

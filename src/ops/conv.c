@@ -1,12 +1,20 @@
 /*
  * conv.c - Conv and ConvTranspose (opsets 1-18): attribute validation, padding and
  * output-shape rules (explicit pads, auto_pad SAME_UPPER/SAME_LOWER/VALID, output_shape
- * and output_padding), then the reference kernels of kernels/ref/conv.c.
+ * and output_padding), then the kernels: a float32 Conv with constant weights runs a
+ * plan of kernels/f32_conv.h (weights packed at prepare, work split over the session's
+ * threads) when the dispatch table has fast kernels; everything else, and every
+ * convolution under NNOPT_ISA=ref, runs the reference kernels of kernels/ref/conv.c.
  */
+#include <math.h>
 #include <string.h>
 
+#include "kernels/dispatch.h"
+#include "kernels/f32_conv.h"
 #include "kernels/ref/conv.h"
 #include "ops/op.h"
+#include "runtime/session.h"
+#include "runtime/threadpool.h"
 
 enum { AP_NOTSET, AP_SAME_UPPER, AP_SAME_LOWER, AP_VALID };
 
@@ -160,31 +168,83 @@ static nn_status conv_setup(nn_op_ctx *ctx, nn_conv_params *p, int64_t *outdims)
   return NN_OK;
 }
 
+/* com.microsoft FusedConv (what nn_pass_fuse_conv_activation makes): Conv followed by
+ * its `activation`, of which Relu and Clip (activation_params = [min, max]) are
+ * supported, as clamp bounds. *has = 0 for a plain Conv. */
+static nn_status conv_activation(nn_op_ctx *ctx, int *has, float mm[2]) {
+  *has = 0;
+  if (strcmp(ctx->node->op_type, "FusedConv")) return NN_OK;
+  if (ctx->n_in > 3 && nn_in(ctx, 3))
+    return nn_op_error(ctx, NN_ERR_UNSUPPORTED, "input 'Z' (fused sum) is not supported");
+  const char *a = nn_attr_string(ctx->node, "activation", "");
+  if (!strcmp(a, "Relu")) {
+    mm[0] = 0.0f;
+    mm[1] = INFINITY;
+  } else if (!strcmp(a, "Clip")) {
+    const float *v;
+    if (nn_attr_floats(ctx->node, "activation_params", &v) != 2)
+      return nn_op_error(ctx, NN_ERR_INVALID, "activation Clip needs 2 activation_params");
+    mm[0] = v[0];
+    mm[1] = v[1];
+  } else {
+    return nn_op_error(ctx, NN_ERR_UNSUPPORTED, "activation '%s' (Relu and Clip supported)", a);
+  }
+  *has = 1;
+  return NN_OK;
+}
+
 static nn_status conv_infer(nn_op_ctx *ctx) {
   nn_conv_params p;
   int64_t od[2 + NN_CONV_SP];
+  int act;
+  float mm[2];
   nn_status s = conv_setup(ctx, &p, od);
-  if (s) return s;
+  if (s || (s = conv_activation(ctx, &act, mm))) return s;
   return nn_value_set(ctx, nn_out(ctx, 0), nn_in(ctx, 0)->dtype, nn_in(ctx, 0)->ndim, od);
 }
 
 static nn_status conv_prepare(nn_op_ctx *ctx) {
   nn_conv_params p;
   int64_t od[2 + NN_CONV_SP];
+  int act;
+  float mm[2];
   nn_status s = conv_setup(ctx, &p, od);
-  if (s) return s;
-  ctx->scratch_size = nn_conv_scratch_elems(&p) * nn_dtype_size(nn_in(ctx, 0)->dtype);
+  if (s || (s = conv_activation(ctx, &act, mm))) return s;
+  const nn_value *x = nn_in(ctx, 0), *w = nn_in(ctx, 1), *b = nn_in(ctx, 2);
+  const nn_kernels *k = nn_kernels_get();
+  /* Fast path: float32 with weights (and bias) known before running, packed once. */
+  if (x->dtype == NN_FLOAT && k->f32_gemm_ukernel && w->data && (w->flags & NN_V_CONST) &&
+      (!b || (b->data && (b->flags & NN_V_CONST)))) {
+    nn_f32_conv_plan *pl =
+        nn_f32_conv_plan_create(k, &p, w->data, b ? b->data : NULL, act ? mm : NULL);
+    if (pl) {
+      ctx->state = pl;
+      const int threads = nn_threadpool_size(nn_session_threadpool(ctx->session));
+      ctx->scratch_size = nn_f32_conv_plan_workspace(pl, threads);
+      return NN_OK;
+    }
+  }
+  ctx->scratch_size = nn_conv_scratch_elems(&p) * nn_dtype_size(x->dtype);
   return NN_OK;
 }
+
+static void conv_release(void *state) { nn_f32_conv_plan_free(state); }
 
 static nn_status conv_run(nn_op_ctx *ctx) {
   nn_conv_params p;
   int64_t od[2 + NN_CONV_SP];
+  int act;
+  float mm[2];
   nn_status s = conv_setup(ctx, &p, od);
-  if (s) return s;
+  if (s || (s = conv_activation(ctx, &act, mm))) return s;
   const nn_value *x = nn_in(ctx, 0), *w = nn_in(ctx, 1), *b = nn_in(ctx, 2);
   nn_value *y = nn_out(ctx, 0);
   if (!y || !nn_value_numel(y)) return NN_OK;
+  if (ctx->state) {
+    nn_f32_conv_plan_run(ctx->state, x->data, y->data, ctx->scratch, ctx->scratch_size,
+                         nn_session_threadpool(ctx->session));
+    return NN_OK;
+  }
   size_t es = nn_dtype_size(x->dtype);
   size_t scratch_elems = ctx->scratch ? ctx->scratch_size / es : 0;
   if (x->dtype == NN_FLOAT)
@@ -193,11 +253,25 @@ static nn_status conv_run(nn_op_ctx *ctx) {
   else
     nn_f64_conv__ref(&p, x->data, w->data, b ? b->data : NULL, y->data, ctx->scratch,
                      scratch_elems);
+  if (act) { /* the reference path applies the activation as a second pass */
+    const int64_t n = nn_value_numel(y);
+    for (int64_t i = 0; i < n; i++) {
+      if (x->dtype == NN_FLOAT) {
+        float *v = (float *)y->data + i;
+        *v = *v < mm[0] ? mm[0] : *v > mm[1] ? mm[1] : *v;
+      } else {
+        double *v = (double *)y->data + i;
+        *v = *v < mm[0] ? mm[0] : *v > mm[1] ? mm[1] : *v;
+      }
+    }
+  }
   return NN_OK;
 }
 
 NN_OP(Conv) = {.op_type = "Conv", .domain = "", .infer = conv_infer,
-               .prepare = conv_prepare, .run = conv_run};
+               .prepare = conv_prepare, .run = conv_run, .release = conv_release};
+NN_OP(FusedConv) = {.op_type = "FusedConv", .domain = "com.microsoft", .infer = conv_infer,
+                    .prepare = conv_prepare, .run = conv_run, .release = conv_release};
 
 /* ---- ConvTranspose ---- */
 
@@ -269,6 +343,25 @@ static nn_status convt_infer(nn_op_ctx *ctx) {
   return nn_value_set(ctx, nn_out(ctx, 0), nn_in(ctx, 0)->dtype, nn_in(ctx, 0)->ndim, od);
 }
 
+static nn_status convt_prepare(nn_op_ctx *ctx) {
+  nn_conv_params p;
+  int64_t od[2 + NN_CONV_SP];
+  nn_status s = convt_setup(ctx, &p, od);
+  if (s) return s;
+  const nn_value *x = nn_in(ctx, 0), *w = nn_in(ctx, 1), *b = nn_in(ctx, 2);
+  const nn_kernels *k = nn_kernels_get();
+  if (x->dtype == NN_FLOAT && k->f32_gemm_ukernel && w->data && (w->flags & NN_V_CONST) &&
+      (!b || (b->data && (b->flags & NN_V_CONST)))) {
+    nn_f32_conv_plan *pl = nn_f32_convt_plan_create(k, &p, w->data, b ? b->data : NULL);
+    if (pl) {
+      ctx->state = pl;
+      const int threads = nn_threadpool_size(nn_session_threadpool(ctx->session));
+      ctx->scratch_size = nn_f32_conv_plan_workspace(pl, threads);
+    }
+  }
+  return NN_OK;
+}
+
 static nn_status convt_run(nn_op_ctx *ctx) {
   nn_conv_params p;
   int64_t od[2 + NN_CONV_SP];
@@ -277,6 +370,11 @@ static nn_status convt_run(nn_op_ctx *ctx) {
   const nn_value *x = nn_in(ctx, 0), *w = nn_in(ctx, 1), *b = nn_in(ctx, 2);
   nn_value *y = nn_out(ctx, 0);
   if (!y || !nn_value_numel(y)) return NN_OK;
+  if (ctx->state) {
+    nn_f32_conv_plan_run(ctx->state, x->data, y->data, ctx->scratch, ctx->scratch_size,
+                         nn_session_threadpool(ctx->session));
+    return NN_OK;
+  }
   if (x->dtype == NN_FLOAT)
     nn_f32_conv_transpose__ref(&p, x->data, w->data, b ? b->data : NULL, y->data);
   else
@@ -285,4 +383,4 @@ static nn_status convt_run(nn_op_ctx *ctx) {
 }
 
 NN_OP(ConvTranspose) = {.op_type = "ConvTranspose", .domain = "", .infer = convt_infer,
-                        .run = convt_run};
+                        .prepare = convt_prepare, .run = convt_run, .release = conv_release};

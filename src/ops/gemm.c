@@ -1,11 +1,19 @@
 /*
  * gemm.c - the Gemm op (opsets 1-13): Y = alpha * op(A) * op(B) + beta * C with C
- * broadcast to (M, N) and optional from opset 11; computed by kernels/ref/gemm.c.
+ * broadcast to (M, N) and optional from opset 11. float32 runs the packed GEMM of
+ * kernels/f32_gemm.h (a constant B packed once at prepare, a constant row-vector C
+ * fused as a column bias, threads of the session) when the dispatch table has it;
+ * other dtypes, and everything under NNOPT_ISA=ref, run kernels/ref/gemm.c.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "kernels/dispatch.h"
+#include "kernels/f32_gemm.h"
 #include "kernels/ref/gemm.h"
 #include "ops/op.h"
+#include "runtime/session.h"
+#include "runtime/threadpool.h"
 
 static int gemm_dtype_ok(nn_dtype t) {
   return t == NN_FLOAT || t == NN_DOUBLE || t == NN_INT32 || t == NN_INT64 ||
@@ -74,6 +82,56 @@ static void fill_c(const nn_value *c, void *y, int64_t M, int64_t N, size_t es) 
   }
 }
 
+/* Prepared float32 Gemm: B packed when constant, beta * C as a column bias when C is
+ * a constant row vector. */
+typedef struct gemm_state {
+  float *packed_b; /* or NULL: B packed per call */
+  float *bias;     /* N values, or NULL */
+} gemm_state;
+
+static void gemm_release(void *state) {
+  gemm_state *st = state;
+  if (!st) return;
+  free(st->packed_b);
+  free(st->bias);
+  free(st);
+}
+
+static nn_status gemm_prepare(nn_op_ctx *ctx) {
+  int64_t M = 0, N = 0, K = 0;
+  nn_status s = gemm_shape(ctx, &M, &N, &K);
+  if (s) return s;
+  const nn_value *a = nn_in(ctx, 0), *b = nn_in(ctx, 1), *c = nn_in(ctx, 2);
+  const nn_kernels *k = nn_kernels_get();
+  if (a->dtype != NN_FLOAT || !k->f32_gemm_ukernel) return NN_OK;
+  gemm_state *st = calloc(1, sizeof *st);
+  if (!st) return nn_op_error(ctx, NN_ERR_NOMEM, "out of memory");
+  const int tb = nn_attr_int(ctx->node, "transB", 0) != 0;
+  const float beta = nn_attr_float(ctx->node, "beta", 1.0f);
+  if (b->data && (b->flags & NN_V_CONST)) {
+    const size_t n = nn_f32_packed_b_size((size_t)K, (size_t)N, k->f32_gemm_nr);
+    st->packed_b = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64 + 64);
+    if (!st->packed_b) goto nomem;
+    nn_f32_pack_b(b->data, (size_t)b->dims[1], tb, 0, (size_t)K, 0, (size_t)N,
+                  k->f32_gemm_nr, st->packed_b);
+  }
+  /* C of N values (shape [N] or [1, N]) becomes a bias added in the GEMM epilogue. */
+  if (c && c->data && (c->flags & NN_V_CONST) && beta != 0 && nn_value_numel(c) == N &&
+      (c->ndim == 1 || (c->ndim == 2 && c->dims[0] == 1))) {
+    st->bias = malloc((size_t)N * sizeof(float));
+    if (!st->bias) goto nomem;
+    for (int64_t j = 0; j < N; j++) st->bias[j] = beta * ((const float *)c->data)[j];
+  }
+  ctx->state = st;
+  const int threads = nn_threadpool_size(nn_session_threadpool(ctx->session));
+  ctx->scratch_size = nn_f32_gemm_workspace(k, (size_t)M, (size_t)N, (size_t)K, 0,
+                                            st->packed_b != NULL, threads);
+  return NN_OK;
+nomem:
+  gemm_release(st);
+  return nn_op_error(ctx, NN_ERR_NOMEM, "out of memory packing the weights");
+}
+
 static nn_status gemm_run(nn_op_ctx *ctx) {
   int64_t M = 0, N = 0, K = 0;
   nn_status s = gemm_shape(ctx, &M, &N, &K);
@@ -85,6 +143,30 @@ static nn_status gemm_run(nn_op_ctx *ctx) {
   const int tb = nn_attr_int(ctx->node, "transB", 0) != 0;
   const float alpha = nn_attr_float(ctx->node, "alpha", 1.0f);
   float beta = nn_attr_float(ctx->node, "beta", 1.0f);
+  const gemm_state *st = ctx->state;
+  if (st) {
+    nn_f32_gemm_problem p = {.M = (size_t)M, .N = (size_t)N, .K = (size_t)K, .alpha = alpha,
+                             .c = y->data, .ldc = (size_t)N};
+    p.a.data = a->data;
+    p.a.ld = (size_t)a->dims[1];
+    p.a.trans = ta;
+    p.b.packed = st->packed_b;
+    p.b.data = b->data;
+    p.b.ld = (size_t)b->dims[1];
+    p.b.trans = tb;
+    if (st->bias) {
+      p.bias = st->bias;
+      p.flags = NN_F32_GEMM_BIAS_COL;
+    } else if (c && nn_value_numel(c) && beta != 0) {
+      fill_c(c, y->data, M, N, sizeof(float));
+      if (beta != 1.0f)
+        for (int64_t i = 0; i < M * N; i++) ((float *)y->data)[i] *= beta;
+      p.flags = NN_F32_GEMM_ACC;
+    }
+    nn_f32_gemm_run(nn_kernels_get(), &p, ctx->scratch, ctx->scratch_size,
+                    nn_session_threadpool(ctx->session));
+    return NN_OK;
+  }
   if (c && nn_value_numel(c) && beta != 0)
     fill_c(c, y->data, M, N, nn_dtype_size(a->dtype));
   else
@@ -119,4 +201,5 @@ static nn_status gemm_run(nn_op_ctx *ctx) {
   return NN_OK;
 }
 
-NN_OP(Gemm) = {.op_type = "Gemm", .domain = "", .infer = gemm_infer, .run = gemm_run};
+NN_OP(Gemm) = {.op_type = "Gemm", .domain = "", .infer = gemm_infer, .prepare = gemm_prepare,
+               .run = gemm_run, .release = gemm_release};

@@ -1,14 +1,24 @@
 /*
- * integer.c - the ops computed by the 8-bit integer GEMM (kernels/ref/qgemm.h):
- * MatMulInteger and ConvInteger (int32 results), QLinearMatMul and QLinearConv
- * (requantized to 8 bits with kernels/ref/requant.h). Convolutions are im2col (into the
- * scratch sized by prepare) followed by the GEMM, per image and group.
+ * integer.c - the ops computed by the 8-bit integer GEMM: MatMulInteger and ConvInteger
+ * (int32 results), QLinearMatMul and QLinearConv (requantized to 8 bits exactly as
+ * kernels/ref/requant.h). GEMMs go through the kernel table's x8_gemm. QLinearConv with
+ * constant weights packs them once in prepare and runs the packed GEMM with the fused
+ * requantization epilogue (1x1 convolutions straight on NCHW, others through im2col
+ * into the workspace), or the depthwise 3x3 kernel; anything else (or non-finite
+ * multipliers) takes the reference path: im2col + GEMM + requantize per image and group.
  */
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "kernels/dispatch.h"
+#include "kernels/q8_dwconv.h"
+#include "kernels/q8_gemm.h"
 #include "kernels/ref/qgemm.h"
 #include "kernels/ref/requant.h"
 #include "ops/op.h"
+#include "runtime/session.h"
+#include "runtime/threadpool.h"
 
 /* Stand-in for an omitted zero point (used with increment 0, any 8-bit type). */
 static const uint8_t g_zero_zp[1] = {0};
@@ -59,6 +69,17 @@ static nn_status check_scale(nn_op_ctx *ctx, int idx, const char *name, int64_t 
 static const void *zp_data(const nn_op_ctx *ctx, int idx) {
   const nn_value *z = nn_in(ctx, idx);
   return z ? z->data : g_zero_zp;
+}
+
+/* Inputs idx[] are absent or constants (initializers / folded): values that prepare may
+ * bake into packed state. A graph input can have data at prepare (the session plans
+ * with the first inputs bound) and still change on the next run. */
+static int all_known(const nn_op_ctx *ctx, const int *idx, int n) {
+  for (int i = 0; i < n; i++) {
+    const nn_value *v = nn_in(ctx, idx[i]);
+    if (v && (!v->data || !(v->flags & NN_V_CONST))) return 0;
+  }
+  return 1;
 }
 
 /* ============================================================ batched matmul */
@@ -158,7 +179,7 @@ static nn_status mmi_run(nn_op_ctx *ctx) {
   for (int64_t bi = 0; bi < p.nbatch; bi++) {
     int64_t ao, bo;
     mm_batch_offsets(&p, bi, &ao, &bo);
-    nn_x8_gemm__ref(a->dtype == NN_INT8, b->dtype == NN_INT8, m, n, k,
+    nn_kernels_get()->x8_gemm(a->dtype == NN_INT8, b->dtype == NN_INT8, m, n, k,
                     (const uint8_t *)a->data + (size_t)ao * m * k, k, zp_data(ctx, 2), azi,
                     (const uint8_t *)b->data + (size_t)bo * k * n, n, zp_data(ctx, 3), bzi,
                     (int32_t *)y->data + (size_t)bi * m * n, n);
@@ -214,11 +235,140 @@ static nn_status qlmm_infer(nn_op_ctx *ctx) {
   return nn_value_set(ctx, nn_out(ctx, 0), q.out, q.p.out_ndim, q.p.out);
 }
 
+/* Packed path: b a constant 2-D matrix, a with one scale and zero point. The product
+ * runs transposed, Y^T = B^T A^T: B^T packed once as the GEMM's left operand (rows =
+ * output columns, so per-column scales and zero points become per-row terms), A read as
+ * the transposed right operand, Y written transposed. */
+typedef struct qlmm_state {
+  int fast, terms_const, terms_ok;
+  const nn_kernels *k;
+  int8_t *wp;
+  int32_t *rowsum, *wz, *bias, *row_mul;
+  float *mult;
+  size_t threads, ws_stride;
+} qlmm_state;
+
+static void qlmm_release(void *p) {
+  qlmm_state *s = p;
+  if (!s) return;
+  free(s->wp);
+  free(s->rowsum);
+  free(s->wz);
+  free(s->bias);
+  free(s->row_mul);
+  free(s->mult);
+  free(s);
+}
+
+static void qlmm_terms(nn_op_ctx *ctx, const qlmm_info *q, qlmm_state *s) {
+  const size_t n = (size_t)q->p.n, k = (size_t)q->p.k;
+  const float as = *(const float *)nn_in(ctx, 1)->data, ys = *(const float *)nn_in(ctx, 6)->data;
+  const float *bs = nn_in(ctx, 4)->data;
+  const nn_value *az = nn_in(ctx, 2);
+  const uint8_t azb = az ? *(const uint8_t *)az->data : 0;
+  const int32_t xz = nn_in(ctx, 0)->dtype == NN_INT8 ? (int32_t)(int8_t)azb + 128 : azb;
+  s->terms_ok = 1;
+  for (size_t j = 0; j < n; j++) {
+    s->mult[j] = as * bs[j * q->bs_inc] / ys; /* as the reference computes it */
+    if (!isfinite(s->mult[j])) s->terms_ok = 0;
+  }
+  nn_q8_gemm_row_terms(s->k, n, k, s->rowsum, s->row_mul ? s->wz : NULL, xz, NULL, s->bias,
+                       s->row_mul);
+}
+
+static nn_status qlmm_setup(nn_op_ctx *ctx, const qlmm_info *q, qlmm_state *s) {
+  const nn_value *b = nn_in(ctx, 3), *bz = nn_in(ctx, 5);
+  const int known[] = {3, 4, 5};
+  if (b->ndim != 2 || q->as_inc || q->az_inc || !all_known(ctx, known, 3)) return NN_OK;
+  const size_t n = (size_t)q->p.n, k = (size_t)q->p.k;
+  const int b_signed = b->dtype == NN_INT8;
+  s->k = nn_kernels_get();
+  s->threads = (size_t)nn_threadpool_size(nn_session_threadpool(ctx->session));
+  s->rowsum = calloc(n ? n : 1, sizeof(int32_t));
+  s->wz = calloc(n ? n : 1, sizeof(int32_t));
+  s->bias = calloc(n ? n : 1, sizeof(int32_t));
+  s->mult = calloc(n ? n : 1, sizeof(float));
+  s->wp = malloc(nn_q8_packed_w_size(n, k, s->k->q8_mr) + 1);
+  uint8_t *bt = malloc(n * k + 1);
+  if (!s->rowsum || !s->wz || !s->bias || !s->mult || !s->wp || !bt) {
+    free(bt);
+    return NN_ERR_NOMEM;
+  }
+  const uint8_t *bd = b->data;
+  for (size_t kk = 0; kk < k; kk++)
+    for (size_t j = 0; j < n; j++) bt[j * k + kk] = bd[kk * n + j];
+  nn_q8_pack_w(n, k, s->k->q8_mr, bt, k, b_signed, s->wp, s->rowsum);
+  free(bt);
+  int any = 0;
+  for (size_t j = 0; j < n; j++) {
+    const uint8_t zb = bz ? ((const uint8_t *)bz->data)[j * q->bz_inc] : 0;
+    s->wz[j] = b_signed ? (int32_t)(int8_t)zb : (int32_t)zb - 128;
+    any |= s->wz[j] != 0;
+  }
+  if (any && !(s->row_mul = calloc(n ? n : 1, sizeof(int32_t)))) return NN_ERR_NOMEM;
+  s->ws_stride = align_up(nn_q8_gemm_workspace(s->k, k, 0));
+  s->fast = 1;
+  const int consts[] = {1, 2, 6, 7};
+  if (all_known(ctx, consts, 4)) {
+    qlmm_terms(ctx, q, s);
+    s->terms_const = 1;
+  }
+  return NN_OK;
+}
+
 static nn_status qlmm_prepare(nn_op_ctx *ctx) {
   qlmm_info q;
   nn_status st = qlmm_check(ctx, &q);
   if (st) return st;
-  ctx->scratch_size = qlmm_scratch(&q);
+  if (ctx->state) {
+    qlmm_release(ctx->state);
+    ctx->state = NULL;
+  }
+  qlmm_state *s = calloc(1, sizeof *s);
+  if (!s) return nn_op_error(ctx, NN_ERR_NOMEM, "out of memory for packed weights");
+  ctx->state = s;
+  if ((st = qlmm_setup(ctx, &q, s)))
+    return nn_op_error(ctx, st, "out of memory for packed weights");
+  const size_t ref_need = qlmm_scratch(&q), fast_need = s->fast ? s->threads * s->ws_stride : 0;
+  ctx->scratch_size = ref_need > fast_need ? ref_need : fast_need;
+  return NN_OK;
+}
+
+typedef struct qlmm_par {
+  const nn_q8_gemm_job *job;
+  nn_q8_gemm_tasks tasks;
+  char *ws;
+  size_t ws_stride;
+} qlmm_par;
+
+static void qlmm_task(void *ctx, size_t thread, size_t task) {
+  const qlmm_par *w = ctx;
+  nn_q8_gemm_run_task(w->job, &w->tasks, task, w->ws + thread * w->ws_stride);
+}
+
+static nn_status qlmm_run_fast(nn_op_ctx *ctx, const qlmm_info *q, qlmm_state *s) {
+  const nn_value *a = nn_in(ctx, 0);
+  nn_value *y = nn_out(ctx, 0);
+  nn_threadpool *pool = nn_session_threadpool(ctx->session);
+  size_t threads = (size_t)nn_threadpool_size(pool);
+  if (threads > s->threads) threads = s->threads;
+  if (ctx->scratch_size < threads * s->ws_stride || !ctx->scratch)
+    return nn_op_error(ctx, NN_ERR_RUNTIME, "scratch of %zu bytes is too small",
+                       ctx->scratch_size);
+  const size_t n = (size_t)q->p.n, k = (size_t)q->p.k;
+  const size_t rows = (size_t)(q->p.nbatch * q->p.m); /* b is 2-D: a's rows are contiguous */
+  const int out_signed = q->out == NN_INT8;
+  const int32_t yz = nn_in(ctx, 7) ? (int32_t)nn_value_get_i64(nn_in(ctx, 7), 0) : 0;
+  nn_q8_gemm_job job = {.kern = s->k, .m = n, .n = rows, .k = k, .w = s->wp,
+                        .row_bias = s->bias, .row_mul = s->row_mul,
+                        .x_xor = a->dtype == NN_INT8 ? 0x80 : 0,
+                        .mode = out_signed ? NN_Q8_OUT_S8 : NN_Q8_OUT_U8, .scale = s->mult,
+                        .out_zp = yz, .qmin = out_signed ? -128 : 0,
+                        .qmax = out_signed ? 127 : 255, .y = y->data, .ldy = n,
+                        .xt = a->data, .ldxt = k, .y_trans = 1};
+  qlmm_par w = {.job = &job, .ws = ctx->scratch, .ws_stride = s->ws_stride};
+  nn_q8_gemm_split(&job, job.m * job.n * job.k < ((size_t)1 << 20) ? 1 : threads, &w.tasks);
+  nn_threadpool_parallelize(w.tasks.tasks > 1 ? pool : NULL, qlmm_task, &w, w.tasks.tasks);
   return NN_OK;
 }
 
@@ -228,6 +378,11 @@ static nn_status qlmm_run(nn_op_ctx *ctx) {
   qlmm_info q;
   nn_status st = qlmm_check(ctx, &q);
   if (st) return st;
+  qlmm_state *s = ctx->state;
+  if (s && s->fast) {
+    if (!s->terms_const) qlmm_terms(ctx, &q, s);
+    if (s->terms_ok) return qlmm_run_fast(ctx, &q, s);
+  }
   if (ctx->scratch_size < qlmm_scratch(&q) || !ctx->scratch)
     return nn_op_error(ctx, NN_ERR_RUNTIME, "scratch of %zu bytes is too small (%zu needed)",
                        ctx->scratch_size, qlmm_scratch(&q));
@@ -242,7 +397,7 @@ static nn_status qlmm_run(nn_op_ctx *ctx) {
   for (int64_t bi = 0; bi < q.p.nbatch; bi++) {
     int64_t ao, bo;
     mm_batch_offsets(&q.p, bi, &ao, &bo);
-    nn_x8_gemm__ref(a->dtype == NN_INT8, b->dtype == NN_INT8, m, n, k,
+    nn_kernels_get()->x8_gemm(a->dtype == NN_INT8, b->dtype == NN_INT8, m, n, k,
                     (const uint8_t *)a->data + (size_t)ao * m * k, k, zp_data(ctx, 2),
                     q.az_inc, (const uint8_t *)b->data + (size_t)bo * k * n, n,
                     zp_data(ctx, 5), q.bz_inc, acc, n);
@@ -266,7 +421,8 @@ NN_OP(QLinearMatMul) = {.op_type = "QLinearMatMul",
                         .domain = "",
                         .infer = qlmm_infer,
                         .prepare = qlmm_prepare,
-                        .run = qlmm_run};
+                        .run = qlmm_run,
+                        .release = qlmm_release};
 
 /* ============================================================ convolution geometry */
 
@@ -401,8 +557,8 @@ static void conv_group_gemm(const conv_plan *p, int64_t n, int64_t grp, const nn
   const size_t kk = (size_t)(p->cg * p->ksize), np = (size_t)p->out_size;
   const uint8_t *a = (const uint8_t *)w->data + (size_t)(grp * p->mg) * kk;
   const uint8_t *az = (const uint8_t *)wzp + (wz_inc ? (size_t)(grp * p->mg) : 0);
-  nn_x8_gemm__ref(w->dtype == NN_INT8, x->dtype == NN_INT8, (size_t)p->mg, np, kk, a, kk, az,
-                  wz_inc, b, np, xzp, 0, acc, np);
+  nn_kernels_get()->x8_gemm(w->dtype == NN_INT8, x->dtype == NN_INT8, (size_t)p->mg, np, kk, a,
+                            kk, az, wz_inc, b, np, xzp, 0, acc, np);
 }
 
 /* ============================================================ ConvInteger */
@@ -517,21 +673,244 @@ static nn_status qlconv_infer(nn_op_ctx *ctx) {
   return nn_value_set(ctx, nn_out(ctx, 0), q.out, q.p.out_ndim, q.p.out);
 }
 
+/* Fast paths (packed weights, chosen in prepare). */
+enum { QLC_REF = 0, QLC_GEMM = 1, QLC_DW = 2 };
+/* x rows of the GEMM path: the input itself (1x1, stride 1, no padding); shifted views
+ * of a zero-point-padded copy of the input split into its stride phases (phase (a, b)
+ * holds padded pixels (i * s + a, j * s + b), so kernel offset (ky, kx) reads phase
+ * (ky % s, kx % s) shifted by (ky / s, kx / s)), the output computed over the phase
+ * width and compacted (wide outputs: no im2col at all); im2col gathered panel by panel
+ * (other 2-D); a whole im2col matrix (other ranks). */
+enum { GX_DIRECT = 0, GX_SHIFT = 1, GX_PANEL = 2, GX_FULL = 3 };
+
+typedef struct qlconv_state {
+  int path;
+  const nn_kernels *k;
+  size_t kdim;          /* GEMM depth: channels per group x kernel size */
+  size_t wp_group;      /* packed weight bytes per group */
+  int8_t *wp;           /* GEMM: packed weights of every group */
+  int32_t *rowsum;      /* [M] sums of packed weights (GEMM) or of w - wz (DW) */
+  int32_t *wz;          /* [M] weight zero points in the packed domain, NULL if all 0 */
+  int8_t *dw;           /* DW: [M][12] weights w - wz, rows padded to 4 */
+  int32_t *bias;        /* [M] row terms: bias and zero-point corrections */
+  int32_t *row_mul;     /* [M] -wz (GEMM with weight zero points) or NULL */
+  float *mult;          /* [M] requantization multipliers */
+  int terms_const;      /* multipliers and row terms fixed at prepare */
+  int terms_ok;         /* multipliers finite (else the reference path runs) */
+  /* scratch layout of the fast path (offsets past the reference path's need) */
+  int gemm_x;           /* GX_*: where the GEMM's x rows come from */
+  size_t pad_h, pad_w;  /* GX_SHIFT: one stride phase of the padded input plane */
+  size_t off_col, off_rows, off_pad, off_tmp, off_ws, fast_need;
+  size_t threads, ws_stride; /* per-thread workspaces at off_ws, ws_stride apart */
+  size_t dw_ldx, dw_rows;
+} qlconv_state;
+
+static void qlconv_release(void *p) {
+  qlconv_state *st = p;
+  if (!st) return;
+  free(st->wp);
+  free(st->rowsum);
+  free(st->wz);
+  free(st->dw);
+  free(st->bias);
+  free(st->row_mul);
+  free(st->mult);
+  free(st);
+}
+
+
+/* Activation zero point in the packed (uint8) domain and the byte XOR that gets there. */
+static int32_t qlconv_xz(const nn_op_ctx *ctx, uint8_t *xor_mask, uint8_t *raw) {
+  const nn_value *x = nn_in(ctx, 0), *z = nn_in(ctx, 2);
+  const uint8_t b = z ? *(const uint8_t *)z->data : 0;
+  *raw = b;
+  if (x->dtype == NN_INT8) {
+    *xor_mask = 0x80;
+    return (int32_t)(int8_t)b + 128;
+  }
+  *xor_mask = 0;
+  return b;
+}
+
+/* Multipliers and per-row terms from the current scale / zero point / bias values. */
+static void qlconv_terms(nn_op_ctx *ctx, const qlconv_info *q, qlconv_state *st) {
+  const conv_plan *p = &q->p;
+  const float xs = *(const float *)nn_in(ctx, 1)->data, ys = *(const float *)nn_in(ctx, 6)->data;
+  const float *ws = nn_in(ctx, 4)->data;
+  const nn_value *bias = nn_in(ctx, 8);
+  const int32_t *b = bias ? (const int32_t *)bias->data : NULL;
+  uint8_t xm, raw;
+  const int32_t xz = qlconv_xz(ctx, &xm, &raw);
+  st->terms_ok = 1;
+  for (int64_t m = 0; m < p->m; m++) {
+    st->mult[m] = xs * ws[(size_t)m * q->ws_inc] / ys; /* as the reference computes it */
+    if (!isfinite(st->mult[m])) st->terms_ok = 0;
+  }
+  if (st->path == QLC_DW) {
+    for (int64_t m = 0; m < p->m; m++)
+      st->bias[m] = (int32_t)((b ? (uint32_t)b[m] : 0u) - (uint32_t)xz * (uint32_t)st->rowsum[m]);
+    return;
+  }
+  for (int64_t g = 0; g < p->group; g++) {
+    const size_t o = (size_t)(g * p->mg);
+    nn_q8_gemm_row_terms(st->k, (size_t)p->mg, st->kdim, st->rowsum + o,
+                         st->wz ? st->wz + o : NULL, xz, b ? b + o : NULL, st->bias + o,
+                         st->row_mul ? st->row_mul + o : NULL);
+  }
+}
+
+static int qlconv_is_dw(const conv_plan *p) {
+  if (p->g.rank != 2 || p->cg != 1 || p->mg != 1 || p->group != p->c) return 0;
+  for (int d = 0; d < 2; d++)
+    if (p->g.kernel[d] != 3 || p->g.dilation[d] != 1 || p->g.stride[d] != p->g.stride[0] ||
+        (p->g.stride[d] != 1 && p->g.stride[d] != 2))
+      return 0;
+  return 1;
+}
+
+/* Choose the path, pack the weights. Returns an error only for allocation failures. */
+static nn_status qlconv_setup(nn_op_ctx *ctx, const qlconv_info *q, qlconv_state *st) {
+  const conv_plan *p = &q->p;
+  const nn_value *w = nn_in(ctx, 3), *wzv = nn_in(ctx, 5);
+  const int known[] = {3, 5};
+  st->path = QLC_REF;
+  if (!all_known(ctx, known, 2)) return NN_OK;
+  const size_t m = (size_t)p->m;
+  const int w_signed = w->dtype == NN_INT8;
+  st->k = nn_kernels_get();
+  st->threads = (size_t)nn_threadpool_size(nn_session_threadpool(ctx->session));
+  st->kdim = (size_t)(p->cg * p->ksize);
+  st->rowsum = calloc(m, sizeof(int32_t));
+  st->bias = calloc(m, sizeof(int32_t));
+  st->mult = calloc(m, sizeof(float));
+  if (!st->rowsum || !st->bias || !st->mult) return NN_ERR_NOMEM;
+  /* Weight zero points in the packed (int8) domain. */
+  int any_wz = 0;
+  int32_t *wz = calloc(m, sizeof(int32_t));
+  if (!wz) return NN_ERR_NOMEM;
+  for (size_t i = 0; i < m; i++) {
+    int32_t z = 0;
+    if (wzv) {
+      const uint8_t zb = ((const uint8_t *)wzv->data)[i * q->wz_inc];
+      z = w_signed ? (int32_t)(int8_t)zb : (int32_t)zb;
+    }
+    wz[i] = w_signed ? z : z - 128;
+    any_wz |= wz[i] != 0;
+  }
+  const uint8_t *wd = w->data;
+  if (qlconv_is_dw(p)) {
+    /* Depthwise: weights w - wz must fit int8 (always true for symmetric weights). */
+    int fits = 1;
+    for (size_t i = 0; i < m && fits; i++)
+      for (int t = 0; t < 9; t++) {
+        int32_t v = (w_signed ? (int32_t)(int8_t)wd[i * 9 + t] : (int32_t)wd[i * 9 + t] - 128) - wz[i];
+        if (v < -128 || v > 127) fits = 0;
+      }
+    if (fits) {
+      st->path = QLC_DW;
+      if (!(st->dw = calloc(m, 12))) {
+        free(wz);
+        return NN_ERR_NOMEM;
+      }
+      for (size_t i = 0; i < m; i++) {
+        int32_t sum = 0;
+        for (int t = 0; t < 9; t++) {
+          int32_t v = (w_signed ? (int32_t)(int8_t)wd[i * 9 + t] : (int32_t)wd[i * 9 + t] - 128) - wz[i];
+          st->dw[i * 12 + 4 * (t / 3) + t % 3] = (int8_t)v;
+          sum += v;
+        }
+        st->rowsum[i] = sum;
+      }
+      free(wz);
+      const size_t ow = (size_t)p->g.out[1], s = (size_t)p->g.stride[0];
+      st->dw_ldx = ((ow - 1) * s + 3 + NN_Q8_DW_SLACK + 63) & ~(size_t)63;
+      st->dw_rows = ((size_t)p->g.out[0] - 1) * s + 3;
+      st->off_ws = 0;
+      st->ws_stride = align_up(st->dw_ldx * st->dw_rows);
+      st->fast_need = st->threads * st->ws_stride;
+      return NN_OK;
+    }
+  }
+  st->path = QLC_GEMM;
+  if (any_wz) {
+    st->wz = wz;
+    if (!(st->row_mul = calloc(m, sizeof(int32_t)))) return NN_ERR_NOMEM;
+  } else {
+    free(wz);
+  }
+  st->wp_group = nn_q8_packed_w_size((size_t)p->mg, st->kdim, st->k->q8_mr);
+  if (!(st->wp = malloc(st->wp_group * (size_t)p->group))) return NN_ERR_NOMEM;
+  for (int64_t g = 0; g < p->group; g++)
+    nn_q8_pack_w((size_t)p->mg, st->kdim, st->k->q8_mr, wd + (size_t)(g * p->mg) * st->kdim,
+                 st->kdim, w_signed, st->wp + (size_t)g * st->wp_group,
+                 st->rowsum + g * p->mg);
+  const size_t kdim = st->kdim, mg = (size_t)p->mg;
+  size_t off = 0;
+  if (p->direct) {
+    st->gemm_x = GX_DIRECT;
+  } else if (p->g.rank == 2) {
+    const size_t ow = (size_t)p->g.out[1], oh = (size_t)p->g.out[0];
+    const size_t sy = (size_t)p->g.stride[0], sx = (size_t)p->g.stride[1];
+    /* Padded extent read by the convolution, then per stride phase. */
+    const size_t hp = (oh - 1) * sy + (size_t)((p->g.kernel[0] - 1) * p->g.dilation[0]) + 1;
+    const size_t wpd = (ow - 1) * sx + (size_t)((p->g.kernel[1] - 1) * p->g.dilation[1]) + 1;
+    st->pad_h = (hp + sy - 1) / sy;
+    st->pad_w = (wpd + sx - 1) / sx;
+    /* The phase width costs (pad_w - ow) / pad_w more GEMM columns; gathering an
+     * im2col of short rows costs more than that up to about a third (7x7 maps with a
+     * 3x3 kernel: 2/9). */
+    st->gemm_x = (st->pad_w - ow) * 3 <= st->pad_w ? GX_SHIFT : GX_PANEL;
+  } else {
+    st->gemm_x = p->g.rank == 2 ? GX_PANEL : GX_FULL;
+  }
+  if (st->gemm_x == GX_SHIFT) {
+    st->off_pad = off;
+    off += align_up((size_t)p->cg * (size_t)(p->g.stride[0] * p->g.stride[1]) * st->pad_h *
+                    st->pad_w);
+    st->off_tmp = off;
+    off += align_up(mg * (((size_t)p->g.out[0] - 1) * st->pad_w + (size_t)p->g.out[1]));
+  }
+  if (st->gemm_x == GX_FULL) {
+    st->off_col = off;
+    off += align_up(conv_col_bytes(p));
+  }
+  st->off_rows = off;
+  off += align_up(kdim * sizeof(uint8_t *));
+  st->off_ws = off;
+  st->ws_stride = align_up(nn_q8_gemm_workspace(st->k, kdim, st->gemm_x == GX_PANEL));
+  st->fast_need = off + st->threads * st->ws_stride;
+  return NN_OK;
+}
+
 static nn_status qlconv_prepare(nn_op_ctx *ctx) {
   qlconv_info q;
   size_t mo, co;
   nn_status st = qlconv_check(ctx, &q);
   if (st) return st;
-  ctx->scratch_size = qlconv_scratch(&q, &mo, &co);
+  const size_t ref_need = qlconv_scratch(&q, &mo, &co);
+  if (ctx->state) {
+    qlconv_release(ctx->state);
+    ctx->state = NULL;
+  }
+  qlconv_state *s = calloc(1, sizeof *s);
+  if (!s) return nn_op_error(ctx, NN_ERR_NOMEM, "out of memory for packed weights");
+  ctx->state = s;
+  if ((st = qlconv_setup(ctx, &q, s)))
+    return nn_op_error(ctx, st, "out of memory for packed weights");
+  const int consts[] = {1, 2, 4, 6, 7, 8};
+  if (s->path != QLC_REF && all_known(ctx, consts, 6)) {
+    qlconv_terms(ctx, &q, s);
+    s->terms_const = 1;
+  }
+  /* The reference path stays available (non-finite multipliers seen at run time). */
+  ctx->scratch_size = ref_need > s->fast_need ? ref_need : s->fast_need;
   return NN_OK;
 }
 
-static nn_status qlconv_run(nn_op_ctx *ctx) {
+static nn_status qlconv_run_ref(nn_op_ctx *ctx, const qlconv_info *qi) {
   const nn_value *x = nn_in(ctx, 0), *w = nn_in(ctx, 3), *bias = nn_in(ctx, 8);
   nn_value *y = nn_out(ctx, 0);
-  qlconv_info q;
-  nn_status st = qlconv_check(ctx, &q);
-  if (st) return st;
+  const qlconv_info q = *qi;
   size_t mo, co, need = qlconv_scratch(&q, &mo, &co);
   if (ctx->scratch_size < need || !ctx->scratch)
     return nn_op_error(ctx, NN_ERR_RUNTIME, "scratch of %zu bytes is too small (%zu needed)",
@@ -566,8 +945,255 @@ static nn_status qlconv_run(nn_op_ctx *ctx) {
   return NN_OK;
 }
 
+/* d[0 .. pl) = pad, d[pl .. pl + n) = src ^ xor_mask, d[pl + n .. used) = pad, with
+ * 16-byte moves instead of library calls (rows are short and many); may write up to 15
+ * bytes past used (the depthwise buffer has NN_Q8_DW_SLACK there). Reads only src[0, n). */
+static void copy_row_padded(uint8_t *d, const uint8_t *src, size_t pl, size_t n, size_t used,
+                            uint8_t pad, uint8_t xor_mask) {
+  uint8_t pv[16], xm[16];
+  memset(pv, pad, 16);
+  memset(xm, xor_mask, 16);
+  for (size_t j = 0; j < pl; j += 16) memcpy(d + j, pv, 16);
+  uint8_t *o = d + pl;
+  if (n >= 16) {
+    size_t j = 0;
+    for (;; j += 16) {
+      if (j + 16 > n) j = n - 16; /* last chunk overlaps the previous one */
+      uint8_t v[16];
+      memcpy(v, src + j, 16);
+      for (int b = 0; b < 16; b++) v[b] ^= xm[b];
+      memcpy(o + j, v, 16);
+      if (j + 16 >= n) break;
+    }
+  } else {
+    for (size_t j = 0; j < n; j++) o[j] = src[j] ^ xor_mask;
+  }
+  for (size_t j = pl + n; j < used; j += 16) memcpy(d + j, pv, 16);
+}
+
+/* Copy one channel plane into the zero-point-padded buffer of the depthwise kernel. */
+static void dw_pad_plane(const conv_plan *p, const qlconv_state *s, const uint8_t *x,
+                         uint8_t xor_mask, uint8_t pad, uint8_t *buf) {
+  const size_t ih = (size_t)p->g.in[0], iw = (size_t)p->g.in[1];
+  const size_t pt = (size_t)p->g.pad_begin[0], pl = (size_t)p->g.pad_begin[1];
+  /* Columns the outputs read; the kernel's slack past them only feeds lanes that are
+   * not stored, so it is left as it is. */
+  const size_t used = ((size_t)p->g.out[1] - 1) * (size_t)p->g.stride[1] + 3;
+  for (size_t r = 0; r < s->dw_rows; r++) {
+    uint8_t *d = buf + r * s->dw_ldx;
+    if (r < pt || r - pt >= ih) {
+      memset(d, pad, used);
+      continue;
+    }
+    const size_t n = pl + iw <= used ? iw : used - pl;
+    copy_row_padded(d, x + (r - pt) * iw, pl, n, used, pad, xor_mask);
+  }
+}
+
+/* The stride phases of one zero-point-padded channel plane: phase (a, b) (hp x wp, at
+ * out + (a * sx + b) * hp * wp) holds padded pixel (i * sy + a, j * sx + b). */
+static void shift_phases(const conv_plan *p, const uint8_t *x, uint8_t pad, size_t hp,
+                         size_t wp, uint8_t *out) {
+  const int64_t ih = p->g.in[0], iw = p->g.in[1], pt = p->g.pad_begin[0], pl = p->g.pad_begin[1];
+  const int64_t sy = p->g.stride[0], sx = p->g.stride[1];
+  for (int64_t a = 0; a < sy; a++)
+    for (int64_t b = 0; b < sx; b++) {
+      uint8_t *ph = out + (size_t)(a * sx + b) * hp * wp;
+      /* valid j: 0 <= j * sx + b - pl < iw */
+      const int64_t off = b - pl;
+      int64_t jlo = off >= 0 ? 0 : (-off + sx - 1) / sx;
+      int64_t jhi = iw - 1 - off < 0 ? -1 : (iw - 1 - off) / sx;
+      if (jhi > (int64_t)wp - 1) jhi = (int64_t)wp - 1;
+      for (size_t i = 0; i < hp; i++) {
+        uint8_t *d = ph + i * wp;
+        const int64_t y = (int64_t)i * sy + a - pt;
+        if (y < 0 || y >= ih || jhi < jlo) {
+          memset(d, pad, wp);
+          continue;
+        }
+        const uint8_t *src = x + y * iw + jlo * sx + off;
+        /* the borders are a few bytes: plain loops, no calls */
+        for (int64_t j = 0; j < jlo; j++) d[j] = pad;
+        if (sx == 1)
+          memcpy(d + jlo, src, (size_t)(jhi - jlo + 1));
+        else
+          for (int64_t j = 0; j <= jhi - jlo; j++) d[jlo + j] = src[j * sx];
+        for (size_t j = (size_t)(jhi + 1); j < wp; j++) d[j] = pad;
+      }
+    }
+}
+
+/* Work shared by the threads of one QLinearConv run. */
+typedef struct qlc_par {
+  const conv_plan *p;
+  const qlconv_state *s;
+  char *ws;                 /* per-thread workspaces, s->ws_stride bytes apart */
+  /* GEMM */
+  const nn_q8_gemm_job *job;
+  nn_q8_gemm_tasks tasks;
+  const uint8_t *xg;        /* the image and group being convolved */
+  uint8_t raw;              /* raw byte of the input zero point */
+  uint8_t *xpad;            /* GX_SHIFT phases */
+  const uint8_t **xrows;
+  uint8_t *tmp, *ybase;     /* GX_SHIFT output over the phase width, and its target */
+  /* depthwise */
+  nn_q8_dw_args dw;
+  const uint8_t *xd;
+  uint8_t *yd;
+  uint8_t xm;
+} qlc_par;
+
+static void qlc_gemm_task(void *ctx, size_t thread, size_t task) {
+  const qlc_par *w = ctx;
+  nn_q8_gemm_run_task(w->job, &w->tasks, task, w->ws + thread * w->s->ws_stride);
+}
+
+/* GX_SHIFT prologue for channel c: its stride phases and its x rows. */
+static void qlc_shift_task(void *ctx, size_t thread, size_t c) {
+  const qlc_par *w = ctx;
+  const conv_plan *p = w->p;
+  const size_t kh = (size_t)p->g.kernel[0], kw = (size_t)p->g.kernel[1];
+  const size_t hp = w->s->pad_h, wp = w->s->pad_w, plane = hp * wp;
+  const size_t sy = (size_t)p->g.stride[0], sx = (size_t)p->g.stride[1];
+  const size_t dy = (size_t)p->g.dilation[0], dx = (size_t)p->g.dilation[1];
+  uint8_t *d = w->xpad + c * sy * sx * plane;
+  shift_phases(p, w->xg + c * (size_t)p->in_size, w->raw, hp, wp, d);
+  for (size_t ky = 0; ky < kh; ky++)
+    for (size_t kx = 0; kx < kw; kx++) {
+      const size_t ey = ky * dy, ex = kx * dx;
+      w->xrows[(c * kh + ky) * kw + kx] =
+          d + ((ey % sy) * sx + ex % sx) * plane + (ey / sy) * wp + ex / sx;
+    }
+  (void)thread;
+}
+
+/* GX_SHIFT epilogue for output channel mi: drop the phase-width padding columns. */
+static void qlc_compact_task(void *ctx, size_t thread, size_t mi) {
+  const qlc_par *w = ctx;
+  const size_t oh = (size_t)w->p->g.out[0], ow = (size_t)w->p->g.out[1];
+  const size_t np = (size_t)w->p->out_size;
+  for (size_t r = 0; r < oh; r++)
+    memcpy(w->ybase + mi * np + r * ow, w->tmp + mi * w->job->ldy + r * w->s->pad_w, ow);
+  (void)thread;
+}
+
+static void qlc_dw_task(void *ctx, size_t thread, size_t plane) {
+  const qlc_par *w = ctx;
+  const conv_plan *p = w->p;
+  const size_t c = plane % (size_t)p->c;
+  uint8_t *buf = (uint8_t *)w->ws + thread * w->s->ws_stride;
+  dw_pad_plane(p, w->s, w->xd + plane * (size_t)p->in_size, w->xm, w->raw ^ w->xm, buf);
+  nn_q8_dw_args a = w->dw;
+  a.x = buf;
+  a.w = w->s->dw + 12 * c;
+  a.bias = w->s->bias[c];
+  a.scale = w->s->mult[c];
+  a.y = w->yd + plane * (size_t)p->out_size; /* depthwise: M == C */
+  w->s->k->q8_dwconv3x3(&a);
+}
+
+static nn_status qlconv_run(nn_op_ctx *ctx) {
+  qlconv_info q;
+  nn_status st = qlconv_check(ctx, &q);
+  if (st) return st;
+  qlconv_state *s = ctx->state;
+  if (!s || s->path == QLC_REF) return qlconv_run_ref(ctx, &q);
+  if (!s->terms_const) qlconv_terms(ctx, &q, s);
+  if (!s->terms_ok) return qlconv_run_ref(ctx, &q);
+  if (ctx->scratch_size < s->fast_need || !ctx->scratch)
+    return nn_op_error(ctx, NN_ERR_RUNTIME, "scratch of %zu bytes is too small (%zu needed)",
+                       ctx->scratch_size, s->fast_need);
+  nn_threadpool *pool = nn_session_threadpool(ctx->session);
+  size_t threads = (size_t)nn_threadpool_size(pool);
+  if (threads > s->threads) threads = s->threads; /* workspaces planned in prepare */
+  const conv_plan *p = &q.p;
+  const nn_value *x = nn_in(ctx, 0);
+  nn_value *y = nn_out(ctx, 0);
+  const int32_t yz = nn_in(ctx, 7) ? (int32_t)nn_value_get_i64(nn_in(ctx, 7), 0) : 0;
+  const int out_signed = q.out == NN_INT8;
+  qlc_par w;
+  memset(&w, 0, sizeof w);
+  w.p = p;
+  w.s = s;
+  w.ws = (char *)ctx->scratch + s->off_ws;
+  (void)qlconv_xz(ctx, &w.xm, &w.raw);
+  const size_t np = (size_t)p->out_size;
+  const uint8_t *xd = x->data;
+  uint8_t *yd = y->data;
+  if (s->path == QLC_DW) {
+    nn_q8_dw_args a = {.oh = (size_t)p->g.out[0], .ow = (size_t)p->g.out[1],
+                       .stride = (unsigned)p->g.stride[0], .ldx = s->dw_ldx,
+                       .out_zp = yz, .qmin = out_signed ? -128 : 0,
+                       .qmax = out_signed ? 127 : 255, .ldy = (size_t)p->g.out[1]};
+    w.dw = a;
+    w.xd = xd;
+    w.yd = yd;
+    nn_threadpool_parallelize(threads > 1 ? pool : NULL, qlc_dw_task, &w,
+                              (size_t)(p->n * p->c));
+    return NN_OK;
+  }
+  uint8_t *col = (uint8_t *)ctx->scratch + s->off_col;
+  w.xpad = (uint8_t *)ctx->scratch + s->off_pad;
+  w.tmp = (uint8_t *)ctx->scratch + s->off_tmp;
+  w.xrows = (const uint8_t **)((char *)ctx->scratch + s->off_rows);
+  const size_t oh = p->g.rank == 2 ? (size_t)p->g.out[0] : 1;
+  const size_t ow = p->g.rank == 2 ? (size_t)p->g.out[1] : 1;
+  nn_q8_gemm_job job = {.kern = s->k, .m = (size_t)p->mg, .n = np, .k = s->kdim,
+                        .x_xor = w.xm, .mode = out_signed ? NN_Q8_OUT_S8 : NN_Q8_OUT_U8,
+                        .out_zp = yz, .qmin = out_signed ? -128 : 0,
+                        .qmax = out_signed ? 127 : 255};
+  w.job = &job;
+  nn_threadpool *tp = threads > 1 ? pool : NULL;
+  for (int64_t n = 0; n < p->n; n++)
+    for (int64_t g = 0; g < p->group; g++) {
+      const uint8_t *xg = xd + (size_t)((n * p->c + g * p->cg) * p->in_size);
+      const size_t o = (size_t)(g * p->mg);
+      job.w = s->wp + (size_t)g * s->wp_group;
+      job.row_bias = s->bias + o;
+      job.row_mul = s->row_mul ? s->row_mul + o : NULL;
+      job.scale = s->mult + o;
+      job.y = yd + (size_t)(n * p->m) * np + o * np;
+      job.n = np;
+      job.ldy = np;
+      job.conv = NULL;
+      job.xrows = w.xrows;
+      w.xg = xg;
+      w.ybase = job.y;
+      switch (s->gemm_x) {
+        case GX_DIRECT:
+          for (size_t kk = 0; kk < s->kdim; kk++) w.xrows[kk] = xg + kk * np;
+          break;
+        case GX_FULL:
+          nn_x8_im2col__ref(&p->g, xg, w.raw, col);
+          for (size_t kk = 0; kk < s->kdim; kk++) w.xrows[kk] = col + kk * np;
+          break;
+        case GX_PANEL:
+          job.conv = &p->g;
+          job.conv_x = xg;
+          job.conv_pad = w.raw;
+          break;
+        case GX_SHIFT:
+          /* Memory-bound and short: on the caller (a pool round costs more). */
+          for (size_t c = 0; c < (size_t)p->cg; c++) qlc_shift_task(&w, 0, c);
+          job.n = (oh - 1) * s->pad_w + ow;
+          job.ldy = job.n;
+          job.y = w.tmp;
+          break;
+      }
+      /* Small GEMMs stay on one thread: a pool round costs microseconds. */
+      const size_t macs = job.m * job.n * job.k;
+      nn_q8_gemm_split(&job, macs < ((size_t)1 << 20) ? 1 : threads, &w.tasks);
+      nn_threadpool_parallelize(w.tasks.tasks > 1 ? tp : NULL, qlc_gemm_task, &w,
+                                w.tasks.tasks);
+      if (s->gemm_x == GX_SHIFT)
+        for (size_t mi = 0; mi < (size_t)p->mg; mi++) qlc_compact_task(&w, 0, mi);
+    }
+  return NN_OK;
+}
+
 NN_OP(QLinearConv) = {.op_type = "QLinearConv",
                       .domain = "",
                       .infer = qlconv_infer,
                       .prepare = qlconv_prepare,
-                      .run = qlconv_run};
+                      .run = qlconv_run,
+                      .release = qlconv_release};

@@ -3,10 +3,15 @@
  * their unit dim removed) on the reference GEMM, and Einsum (opset 12) as a generic
  * loop over the labels of its equation.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "kernels/dispatch.h"
+#include "kernels/f32_gemm.h"
 #include "kernels/ref/gemm.h"
 #include "ops/op.h"
+#include "runtime/session.h"
+#include "runtime/threadpool.h"
 
 static int mm_dtype_ok(nn_dtype t) {
   return t == NN_FLOAT || t == NN_DOUBLE || t == NN_INT32 || t == NN_INT64 ||
@@ -80,6 +85,73 @@ static nn_status matmul_infer(nn_op_ctx *ctx) {
   return nn_value_set(ctx, nn_out(ctx, 0), nn_in(ctx, 0)->dtype, sh.ndim, sh.dims);
 }
 
+/* float32 on the packed GEMM (kernels/f32_gemm.h): a constant B shared by every
+ * batch is packed once at prepare (the weights of a Linear layer). */
+typedef struct mm_state {
+  float *packed_b; /* or NULL */
+} mm_state;
+
+static void matmul_release(void *state) {
+  mm_state *st = state;
+  if (st) free(st->packed_b);
+  free(st);
+}
+
+/* Rows of one GEMM over all batches when B is shared and A not broadcast, else 0. */
+static int64_t mm_fused_rows(const mm_shape *sh) {
+  int64_t nbatch = 1, bcount = 1;
+  int a_full = 1;
+  for (int d = 0; d < sh->nb; d++) {
+    nbatch *= sh->batch[d];
+    bcount *= sh->bbatch[d];
+    a_full &= sh->abatch[d] == sh->batch[d];
+  }
+  return bcount == 1 && a_full ? nbatch * sh->M : 0;
+}
+
+static nn_status matmul_prepare(nn_op_ctx *ctx) {
+  mm_shape sh;
+  nn_status s = mm_setup(ctx, &sh);
+  if (s) return s;
+  const nn_value *a = nn_in(ctx, 0), *b = nn_in(ctx, 1);
+  const nn_kernels *k = nn_kernels_get();
+  if (a->dtype != NN_FLOAT || !k->f32_gemm_ukernel) return NN_OK;
+  mm_state *st = calloc(1, sizeof *st);
+  if (!st) return nn_op_error(ctx, NN_ERR_NOMEM, "out of memory");
+  const int64_t rows = mm_fused_rows(&sh);
+  if (rows && b->data && (b->flags & NN_V_CONST) && sh.K > 0 && sh.N > 0) {
+    const size_t n = nn_f32_packed_b_size((size_t)sh.K, (size_t)sh.N, k->f32_gemm_nr);
+    st->packed_b = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+    if (!st->packed_b) {
+      matmul_release(st);
+      return nn_op_error(ctx, NN_ERR_NOMEM, "out of memory packing the weights");
+    }
+    nn_f32_pack_b(b->data, (size_t)sh.N, 0, 0, (size_t)sh.K, 0, (size_t)sh.N, k->f32_gemm_nr,
+                  st->packed_b);
+  }
+  ctx->state = st;
+  const int threads = nn_threadpool_size(nn_session_threadpool(ctx->session));
+  const size_t w1 = nn_f32_gemm_workspace(k, (size_t)(rows ? rows : sh.M), (size_t)sh.N,
+                                          (size_t)sh.K, 0, st->packed_b != NULL, threads);
+  const size_t w2 = nn_f32_gemm_workspace(k, (size_t)sh.M, (size_t)sh.N, (size_t)sh.K, 0, 0,
+                                          threads);
+  ctx->scratch_size = w1 > w2 ? w1 : w2;
+  return NN_OK;
+}
+
+static void mm_f32(nn_op_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A,
+                   const float *B, const float *packed_b, float *C) {
+  nn_f32_gemm_problem p = {.M = (size_t)M, .N = (size_t)N, .K = (size_t)K, .alpha = 1.0f,
+                           .c = C, .ldc = (size_t)N};
+  p.a.data = A;
+  p.a.ld = (size_t)K;
+  p.b.packed = packed_b;
+  p.b.data = B;
+  p.b.ld = (size_t)N;
+  nn_f32_gemm_run(nn_kernels_get(), &p, ctx->scratch, ctx->scratch_size,
+                  nn_session_threadpool(ctx->session));
+}
+
 static nn_status matmul_run(nn_op_ctx *ctx) {
   mm_shape sh;
   nn_status s = mm_setup(ctx, &sh);
@@ -89,16 +161,16 @@ static nn_status matmul_run(nn_op_ctx *ctx) {
   if (!y || !nn_value_numel(y)) return NN_OK;
   const size_t es = nn_dtype_size(a->dtype);
   const int64_t M = sh.M, N = sh.N, K = sh.K;
-  int64_t nbatch = 1, bcount = 1;
-  for (int d = 0; d < sh.nb; d++) {
-    nbatch *= sh.batch[d];
-    bcount *= sh.bbatch[d];
-  }
+  const mm_state *st = ctx->state;
+  int64_t nbatch = 1;
+  for (int d = 0; d < sh.nb; d++) nbatch *= sh.batch[d];
   /* B shared by every batch and A not broadcast: one GEMM over all rows of A. */
-  int a_full = 1;
-  for (int d = 0; d < sh.nb; d++) a_full &= sh.abatch[d] == sh.batch[d];
-  if (bcount == 1 && a_full) {
-    gemm_any(a->dtype, nbatch * M, N, K, a->data, K, b->data, N, y->data, N);
+  const int64_t rows = mm_fused_rows(&sh);
+  if (rows) {
+    if (st)
+      mm_f32(ctx, rows, N, K, a->data, b->data, st->packed_b, y->data);
+    else
+      gemm_any(a->dtype, rows, N, K, a->data, K, b->data, N, y->data, N);
     return NN_OK;
   }
   int64_t idx[NN_MAX_DIMS] = {0};
@@ -110,8 +182,13 @@ static nn_status matmul_run(nn_op_ctx *ctx) {
       ao = ao * sh.abatch[d] + (sh.abatch[d] == 1 ? 0 : idx[d]);
       bo = bo * sh.bbatch[d] + (sh.bbatch[d] == 1 ? 0 : idx[d]);
     }
-    gemm_any(a->dtype, M, N, K, ad + (size_t)(ao * M * K) * es, K,
-             bd + (size_t)(bo * K * N) * es, N, yd + (size_t)(t * M * N) * es, N);
+    if (st)
+      mm_f32(ctx, M, N, K, (const float *)(ad + (size_t)(ao * M * K) * es),
+             (const float *)(bd + (size_t)(bo * K * N) * es), NULL,
+             (float *)(yd + (size_t)(t * M * N) * es));
+    else
+      gemm_any(a->dtype, M, N, K, ad + (size_t)(ao * M * K) * es, K,
+               bd + (size_t)(bo * K * N) * es, N, yd + (size_t)(t * M * N) * es, N);
     for (int d = sh.nb - 1; d >= 0; d--) {
       if (++idx[d] < sh.batch[d]) break;
       idx[d] = 0;
@@ -120,7 +197,8 @@ static nn_status matmul_run(nn_op_ctx *ctx) {
   return NN_OK;
 }
 
-NN_OP(MatMul) = {.op_type = "MatMul", .domain = "", .infer = matmul_infer, .run = matmul_run};
+NN_OP(MatMul) = {.op_type = "MatMul", .domain = "", .infer = matmul_infer,
+                 .prepare = matmul_prepare, .run = matmul_run, .release = matmul_release};
 
 /* ---- Einsum ---- */
 

@@ -6,8 +6,12 @@
  */
 #include <string.h>
 
+#include "kernels/dispatch.h"
+#include "kernels/f32_pool.h"
 #include "kernels/ref/pool.h"
 #include "ops/op.h"
+#include "runtime/session.h"
+#include "runtime/threadpool.h"
 
 enum { POOL_MAX, POOL_AVG, POOL_LP };
 
@@ -135,6 +139,22 @@ static nn_status pool_infer(nn_op_ctx *ctx, int kind) {
   return NN_OK;
 }
 
+typedef struct maxpool_job {
+  const nn_kernels *k;
+  const nn_pool_params *p;
+  const float *x;
+  float *y;
+  size_t per_task;
+} maxpool_job;
+
+static void maxpool_task(void *ctx, size_t thread, size_t t) {
+  const maxpool_job *j = ctx;
+  const size_t planes = (size_t)j->p->planes, p0 = t * j->per_task;
+  const size_t n = planes - p0 < j->per_task ? planes - p0 : j->per_task;
+  j->k->f32_maxpool2d(j->p, j->x, j->y, p0, n);
+  (void)thread;
+}
+
 static nn_status pool_run(nn_op_ctx *ctx, int kind) {
   nn_pool_params p;
   int64_t od[2 + NN_POOL_SP];
@@ -148,7 +168,17 @@ static nn_status pool_run(nn_op_ctx *ctx, int kind) {
   if (kind == POOL_LP && (s = lp_exponent(ctx, &pw))) return s;
   switch (x->dtype) {
   case NN_FLOAT:
-    if (kind == POOL_MAX) nn_f32_maxpool__ref(&p, x->data, y->data, idx);
+    if (kind == POOL_MAX && !idx && nn_kernels_get()->f32_maxpool2d && p.in[0] == 1 &&
+        p.out[0] == 1 && p.kernel[0] == 1 && p.in[2] <= NN_F32_MAXPOOL_MAX_W) {
+      /* fast path, planes split over the session's threads */
+      nn_threadpool *pool = nn_session_threadpool(ctx->session);
+      const size_t tasks = (size_t)nn_threadpool_size(pool) * 4;
+      maxpool_job j = {nn_kernels_get(), &p, x->data, y->data,
+                       ((size_t)p.planes + tasks - 1) / tasks};
+      if (j.per_task)
+        nn_threadpool_parallelize(pool, maxpool_task, &j,
+                                  ((size_t)p.planes + j.per_task - 1) / j.per_task);
+    } else if (kind == POOL_MAX) nn_f32_maxpool__ref(&p, x->data, y->data, idx);
     else if (kind == POOL_AVG) nn_f32_avgpool__ref(&p, x->data, y->data);
     else nn_f32_lppool__ref(&p, x->data, y->data, pw);
     break;

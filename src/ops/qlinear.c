@@ -4,9 +4,14 @@
  * implicitly, combine in float32 with ONNX Runtime's scale ratios, and requantize with
  * round half to even (kernels/ref/requant.h). Inputs: A, A_scale, A_zero_point, B,
  * B_scale, B_zero_point, C_scale, C_zero_point (zero points optional); numpy broadcast.
+ * QLinearAdd of same-shape operands (or with one scalar operand) runs the table's
+ * q8_add kernel, which computes the same float expression.
  */
+#include <math.h>
 #include <string.h>
 
+#include "kernels/dispatch.h"
+#include "kernels/q8_eltwise.h"
 #include "kernels/ref/requant.h"
 #include "ops/op.h"
 
@@ -77,6 +82,18 @@ static nn_status ql_run(nn_op_ctx *ctx, ql_kind kind) {
   const int32_t za = zp_of(ctx, 2), zb = zp_of(ctx, 5), zc = zp_of(ctx, 7);
   /* ONNX Runtime's formulation: ratios to the output scale, computed once in float32. */
   const float ra = sa / sc, rb = sb / sc, rab = sa * sb / sc;
+  const int64_t na = nn_value_numel(a), nb = nn_value_numel(b), nc = nn_value_numel(c);
+  if (kind == QL_ADD && isfinite(ra) && isfinite(rb) && nc > 0 &&
+      ((na == nc && (nb == nc || nb == 1)) || (na == 1 && nb == nc))) {
+    /* Same shape, or one scalar operand (float addition commutes exactly). */
+    const int swap = na == 1 && nb != 1;
+    nn_q8_add_params p = {.ra = swap ? rb : ra, .rb = swap ? ra : rb, .za = swap ? zb : za,
+                          .zb = swap ? za : zb, .zc = zc, .qmin = qmin, .qmax = qmax,
+                          .is_signed = sgn, .b_scalar = (swap ? na : nb) == 1 && nc != 1};
+    nn_kernels_get()->q8_add((size_t)nc, swap ? b->data : a->data, swap ? a->data : b->data,
+                             &p, c->data);
+    return NN_OK;
+  }
 
   /* Element strides of a and b per output dim (0 where broadcast). */
   int64_t sta[NN_MAX_DIMS], stb[NN_MAX_DIMS], idx[NN_MAX_DIMS];

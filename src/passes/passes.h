@@ -26,6 +26,11 @@ nn_status nn_pass_eliminate_dead(nn_model *m, int *n_removed);
  * Gemm (float32 constants, the conv output read only by the BN). */
 nn_status nn_pass_fold_batchnorm(nn_model *m, int *n_folded);
 
+/* Fold a Relu or Clip (constant bounds) that alone reads a float32 Conv's output into
+ * the Conv, which becomes a com.microsoft FusedConv (ONNX Runtime's contrib op) that
+ * clamps in its kernels' epilogue. *n_fused: activations removed. */
+nn_status nn_pass_fuse_conv_activation(nn_model *m, int *n_fused);
+
 /* Replace QDQ patterns by integer ops (QLinearConv, QLinearMatMul, QLinearAdd, and
  * data movement on quantized tensors) so the runtime executes them in integers.
  * *n_lowered: patterns replaced. */

@@ -13,6 +13,7 @@
 
 #include "passes/passes.h"
 #include "runtime/planner.h"
+#include "runtime/threadpool.h"
 
 #define NN_ALIGN 64
 
@@ -46,6 +47,7 @@ struct nn_session {
   size_t weight_bytes;
   nn_array *outputs;
   nn_session_options opt;
+  nn_threadpool *pool; /* opt.threads > 1 (main session only; bodies use the outer one) */
   nn_value_observer observer;
   void *observer_user;
 };
@@ -477,6 +479,7 @@ nn_status nn_session_create(const nn_model *m, const nn_session_options *opt,
   }
   s->owned_model = lowered;
   if (opt) s->opt = *opt;
+  s->pool = nn_threadpool_create(s->opt.threads);
   NN_TRY(session_init(s));
   NN_TRY(set_inputs_list(s, 0));
 
@@ -526,7 +529,13 @@ void nn_session_free(nn_session *s) {
   free(s->capture_dims);
   free(s->outputs);
   nn_model_free(s->owned_model);
+  nn_threadpool_destroy(s->pool);
   free(s);
+}
+
+nn_threadpool *nn_session_threadpool(const struct nn_session *s) {
+  while (s && !s->pool) s = s->outer;
+  return s ? s->pool : NULL;
 }
 
 int nn_session_input_count(const nn_session *s) { return s->n_in; }

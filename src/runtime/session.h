@@ -38,4 +38,8 @@ nn_status nn_session_create_constants_only(const nn_model *m, nn_session **out);
 const nn_value *nn_session_value(const nn_session *s, int t);
 /* Whether node i was folded into a constant at plan time. */
 int nn_session_node_folded(const nn_session *s, int i);
+/* The session's thread pool (NULL: one thread), created from nn_session_options.threads;
+ * ops split their work over it (runtime/threadpool.h). */
+struct nn_threadpool;
+struct nn_threadpool *nn_session_threadpool(const struct nn_session *s);
 #endif

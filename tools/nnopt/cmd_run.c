@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "passes/passes.h"
 
 /* Give unnamed inputs the names of the model inputs not named explicitly, in order. */
 static int assign_names(nn_session *s, cli_inputs *in) {
@@ -55,7 +56,7 @@ static void describe(const char *name, const nn_array *a) {
 int cmd_run(int argc, char **argv) {
   const char *model_path = NULL, *out_dir = NULL, *compare = NULL;
   double rtol = 1e-4, atol = 1e-5;
-  int repeat = 1, rc = CLI_OK;
+  int repeat = 1, threads = 1, optimize = 0, rc = CLI_OK;
   cli_inputs in = {0}, ref = {0};
   nn_model *m = NULL;
   nn_session *s = NULL;
@@ -78,6 +79,10 @@ int cmd_run(int argc, char **argv) {
       atol = atof(argv[++i]);
     } else if (!strcmp(a, "--repeat") && i + 1 < argc) {
       repeat = atoi(argv[++i]);
+    } else if (!strcmp(a, "--threads") && i + 1 < argc) {
+      threads = atoi(argv[++i]);
+    } else if (!strcmp(a, "--optimize")) {
+      optimize = 1;
     } else if (a[0] == '-') {
       rc = cli_usage("run", "unknown option '%s'", a);
       goto done;
@@ -92,7 +97,22 @@ int cmd_run(int argc, char **argv) {
     rc = cli_usage("run", "missing MODEL");
     goto done;
   }
-  if ((st = nn_model_load(model_path, &m)) || (st = nn_session_create(m, NULL, &s))) {
+  nn_session_options opt;
+  memset(&opt, 0, sizeof opt);
+  opt.threads = threads;
+  if ((st = nn_model_load(model_path, &m))) {
+    rc = cli_fail(st);
+    goto done;
+  }
+  if (optimize) { /* as nnopt bench --optimize: BN folding, Conv+Relu/Clip fusion */
+    int n;
+    if ((st = nn_pass_fold_constants(m, &n)) || (st = nn_pass_fold_batchnorm(m, &n)) ||
+        (st = nn_pass_fuse_conv_activation(m, &n)) || (st = nn_pass_eliminate_dead(m, &n))) {
+      rc = cli_fail(st);
+      goto done;
+    }
+  }
+  if ((st = nn_session_create(m, &opt, &s))) {
     rc = cli_fail(st);
     goto done;
   }

@@ -219,6 +219,10 @@ static inline int64_t s_mod(int64_t a, int64_t b) {
     }                                                                                      \
   }
 
+/* x^2 (the variance of a decomposed LayerNorm) as one multiply: vectorizes, and is the
+ * correctly rounded square; any other exponent goes to libm. */
+#define POW2(A, B, POW) ((B) == 2 ? (A) * (A) : POW(A, B))
+
 /* Float types: (short name, storage, compute, load, store, libm suffix). */
 #define FLOAT_TYPES(X)                                                                     \
   X(f32, float, float, ID, ID, f, mod_f)                                                   \
@@ -231,7 +235,7 @@ static inline int64_t s_mod(int64_t a, int64_t b) {
   DEFBIN(nn_##s##_sub__ref, T, CT, T, LD, ST, A - B)                                       \
   DEFBIN(nn_##s##_mul__ref, T, CT, T, LD, ST, A *B)                                        \
   DEFBIN(nn_##s##_div__ref, T, CT, T, LD, ST, A / B)                                       \
-  DEFBIN(nn_##s##_pow__ref, T, CT, T, LD, ST, pow##SFX(A, B))                              \
+  DEFBIN(nn_##s##_pow__ref, T, CT, T, LD, ST, POW2(A, B, pow##SFX))                        \
   DEFBIN(nn_##s##_mod__ref, T, CT, T, LD, ST, MOD(A, B))                                   \
   DEFBIN(nn_##s##_fmod__ref, T, CT, T, LD, ST, fmod##SFX(A, B))                            \
   DEFBIN(nn_##s##_max__ref, T, CT, T, LD, ST, (A != A || A > B) ? A : B)                   \

@@ -12,10 +12,13 @@
 #define SQRT1_2 0.70710678118654752440
 #define SQRT_2_OVER_PI 0.79788456080286535588
 
+/* The parameters are copied so that stores to y cannot alias them: the loops then
+ * vectorize (Clip, LeakyRelu, ... read them on every element). */
 #define DEFUN(fname, T, YT, EXPR)                                                          \
-  static void fname(int64_t n, const void *x_, void *y_, const nn_unary_params *p) {       \
+  static void fname(int64_t n, const void *x_, void *y_, const nn_unary_params *p_) {      \
     const T *x = x_;                                                                       \
     YT *y = y_;                                                                            \
+    const nn_unary_params pv = *p_, *const p = &pv;                                        \
     (void)p;                                                                               \
     for (int64_t i = 0; i < n; i++) {                                                      \
       const T v = x[i];                                                                    \

@@ -1,0 +1,45 @@
+/*
+ * q8-add-avx2.c - QLinearAdd of same-shape (or scalar b) 8-bit tensors, 8 elements per
+ * step, with the reference's float arithmetic (two multiplies and an add, no FMA).
+ * Contract: src/kernels/q8_eltwise.h.
+ */
+#include "kernels/q8_avx2_inl.h"
+#include "kernels/q8_eltwise.h"
+
+void nn_q8_add__avx2(size_t n, const uint8_t *a, const uint8_t *b, const nn_q8_add_params *p,
+                     uint8_t *y);
+
+static inline __m256 load_f(const uint8_t *x, size_t n, int sgn, __m256i z) {
+  __m128i v;
+  if (n >= 8) {
+    v = _mm_loadl_epi64((const __m128i *)x);
+  } else {
+    uint8_t t[16] = {0};
+    memcpy(t, x, n);
+    v = _mm_loadu_si128((const __m128i *)t);
+  }
+  const __m256i w = sgn ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v);
+  return _mm256_cvtepi32_ps(_mm256_sub_epi32(w, z));
+}
+
+void nn_q8_add__avx2(size_t n, const uint8_t *a, const uint8_t *b, const nn_q8_add_params *p,
+                     uint8_t *y) {
+  const int sgn = p->is_signed;
+  const __m256 ra = _mm256_set1_ps(p->ra), rb = _mm256_set1_ps(p->rb);
+  const __m256i za = _mm256_set1_epi32(p->za), zb = _mm256_set1_epi32(p->zb);
+  const __m256i zc = _mm256_set1_epi32(p->zc);
+  const __m256 lo = _mm256_set1_ps((float)(p->qmin - p->zc));
+  const __m256 hi = _mm256_set1_ps((float)(p->qmax - p->zc));
+  __m256 vbs = _mm256_setzero_ps();
+  if (p->b_scalar) {
+    int32_t qb = sgn ? (int32_t)(int8_t)b[0] : b[0];
+    vbs = _mm256_mul_ps(_mm256_set1_ps((float)(qb - p->zb)), rb);
+  }
+  for (size_t i = 0; i < n; i += 8) {
+    const size_t m = n - i;
+    const __m256 va = _mm256_mul_ps(load_f(a + i, m, sgn, za), ra);
+    const __m256 vb = p->b_scalar ? vbs : _mm256_mul_ps(load_f(b + i, m, sgn, zb), rb);
+    const __m256i q = q8_round_clamp8(_mm256_add_ps(va, vb), lo, hi, zc);
+    q8_store_bytes(y + i, q8_narrow8(q, sgn), m < 8 ? m : 8);
+  }
+}

@@ -1,0 +1,80 @@
+/*
+ * f32-gemm-avx512.c - float32 GEMM microkernels MRx32 for AVX-512F: MR rows of two
+ * zmm accumulators each, B panels loaded as two vectors per k, A values broadcast.
+ * Column tails use masked loads/stores, so the kernel never touches C past nr.
+ */
+#include <immintrin.h>
+
+#include "kernels/f32_gemm.h"
+
+static inline __attribute__((always_inline)) void gemm_mrx32(
+    const size_t MR, size_t mr, size_t nr, size_t kc, const float *a, const float *b,
+    float *c, size_t ldc, const float *bias, unsigned flags, const float *minmax) {
+  __m512 acc0[16], acc1[16];
+#pragma GCC unroll 16
+  for (size_t i = 0; i < MR; i++) acc0[i] = acc1[i] = _mm512_setzero_ps();
+  for (size_t k = 0; k < kc; k++) {
+    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 16
+    for (size_t i = 0; i < MR; i++) {
+      const __m512 ai = _mm512_set1_ps(a[i]);
+      acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+      acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+    }
+    a += MR;
+    b += 32;
+  }
+  const __mmask16 m0 = nr >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nr) - 1);
+  const __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff
+                       : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1)
+                                 : (__mmask16)0;
+  __m512 bc0 = _mm512_setzero_ps(), bc1 = _mm512_setzero_ps();
+  if (flags & NN_F32_GEMM_BIAS_COL) {
+    bc0 = _mm512_maskz_loadu_ps(m0, bias);
+    bc1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+  }
+  __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+  if (flags & NN_F32_GEMM_CLAMP) {
+    lo = _mm512_set1_ps(minmax[0]);
+    hi = _mm512_set1_ps(minmax[1]);
+  }
+#pragma GCC unroll 16
+  for (size_t i = 0; i < MR; i++) {
+    if (i >= mr) break;
+    float *ci = c + i * ldc;
+    __m512 v0 = acc0[i], v1 = acc1[i];
+    if (flags & NN_F32_GEMM_ACC) {
+      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, ci));
+      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, ci + 16));
+    }
+    if (flags & NN_F32_GEMM_BIAS_ROW) {
+      const __m512 bi = _mm512_set1_ps(bias[i]);
+      v0 = _mm512_add_ps(v0, bi);
+      v1 = _mm512_add_ps(v1, bi);
+    }
+    if (flags & NN_F32_GEMM_BIAS_COL) {
+      v0 = _mm512_add_ps(v0, bc0);
+      v1 = _mm512_add_ps(v1, bc1);
+    }
+    if (flags & NN_F32_GEMM_CLAMP) {
+      v0 = _mm512_min_ps(_mm512_max_ps(v0, lo), hi);
+      v1 = _mm512_min_ps(_mm512_max_ps(v1, lo), hi);
+    }
+    _mm512_mask_storeu_ps(ci, m0, v0);
+    _mm512_mask_storeu_ps(ci + 16, m1, v1);
+  }
+}
+
+void nn_f32_gemm_ukernel_8x32__avx512(size_t mr, size_t nr, size_t kc, const float *a,
+                                      const float *b, float *c, size_t ldc,
+                                      const float *bias, unsigned flags,
+                                      const float *minmax) {
+  gemm_mrx32(8, mr, nr, kc, a, b, c, ldc, bias, flags, minmax);
+}
+
+void nn_f32_gemm_ukernel_12x32__avx512(size_t mr, size_t nr, size_t kc, const float *a,
+                                       const float *b, float *c, size_t ldc,
+                                       const float *bias, unsigned flags,
+                                       const float *minmax) {
+  gemm_mrx32(12, mr, nr, kc, a, b, c, ldc, bias, flags, minmax);
+}

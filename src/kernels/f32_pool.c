@@ -1,0 +1,51 @@
+/*
+ * f32_pool.c - see f32_pool.h. Plain C written so the compiler vectorizes the row
+ * pass; the result equals the reference (max is exact), including windows that
+ * hold no input tap (-inf) and NaN taken only as a window's first tap.
+ */
+#include "kernels/f32_pool.h"
+
+#include <math.h>
+
+void nn_f32_maxpool2d(const nn_pool_params *p, const float *x, float *y, size_t plane0,
+                      size_t n) {
+  const int64_t iH = p->in[1], iW = p->in[2], oH = p->out[1], oW = p->out[2];
+  const int64_t kH = p->kernel[1], kW = p->kernel[2], sH = p->stride[1], sW = p->stride[2];
+  const int64_t dH = p->dilation[1], dW = p->dilation[2];
+  const int64_t pH = p->pad_begin[1], pW = p->pad_begin[2];
+  float row[NN_F32_MAXPOOL_MAX_W];
+  for (size_t pl = plane0; pl < plane0 + n; pl++) {
+    const float *xp = x + (int64_t)pl * iH * iW;
+    float *yp = y + (int64_t)pl * oH * oW;
+    for (int64_t oh = 0; oh < oH; oh++) {
+      /* rows of the window inside x */
+      const int64_t h0 = oh * sH - pH;
+      int64_t t0 = 0, t1 = kH;
+      while (t0 < kH && h0 + t0 * dH < 0) t0++;
+      while (t1 > t0 && h0 + (t1 - 1) * dH >= iH) t1--;
+      float *yr = yp + oh * oW;
+      if (t0 >= t1) {
+        for (int64_t ow = 0; ow < oW; ow++) yr[ow] = -INFINITY;
+        continue;
+      }
+      const float *r0 = xp + (h0 + t0 * dH) * iW;
+      for (int64_t w = 0; w < iW; w++) row[w] = r0[w];
+      for (int64_t t = t0 + 1; t < t1; t++) {
+        const float *r = xp + (h0 + t * dH) * iW;
+        for (int64_t w = 0; w < iW; w++) row[w] = r[w] > row[w] ? r[w] : row[w];
+      }
+      for (int64_t ow = 0; ow < oW; ow++) {
+        const int64_t w0 = ow * sW - pW;
+        float best = -INFINITY;
+        int first = 1;
+        for (int64_t c = 0; c < kW; c++) {
+          const int64_t iw = w0 + c * dW;
+          if (iw < 0 || iw >= iW) continue;
+          if (first || row[iw] > best) best = row[iw];
+          first = 0;
+        }
+        yr[ow] = best;
+      }
+    }
+  }
+}

@@ -1,0 +1,19 @@
+/*
+ * f32_pool.h - fast float32 max pooling of 2-D NCHW planes (no Indices output):
+ * the max of the kernel rows first (contiguous, vectorizable), then of the columns.
+ * Reference twin: nn_f32_maxpool__ref (kernels/ref/pool.h), matched exactly.
+ */
+#ifndef NN_KERNELS_F32_POOL_H
+#define NN_KERNELS_F32_POOL_H
+
+#include <stddef.h>
+
+#include "kernels/ref/pool.h"
+
+/* Planes [plane0, plane0 + n) of a problem with p->in[0] == p->out[0] ==
+ * p->kernel[0] == 1 and p->in[2] <= NN_F32_MAXPOOL_MAX_W. */
+#define NN_F32_MAXPOOL_MAX_W 8192
+void nn_f32_maxpool2d(const nn_pool_params *p, const float *x, float *y, size_t plane0,
+                      size_t n);
+
+#endif

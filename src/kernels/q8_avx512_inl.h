@@ -1,0 +1,70 @@
+/*
+ * q8_avx512_inl.h - shared inline pieces of the AVX-512 8-bit kernels (included only by
+ * files under avx512/, which are compiled with the AVX-512 flags): the GEMM tile
+ * epilogue and the exact requantization (cvtdq2ps, one float multiply, round to
+ * nearest even, clamp in float, + zero point), identical to nn_requantize_one for
+ * finite scales.
+ */
+#ifndef NN_KERNELS_Q8_AVX512_INL_H
+#define NN_KERNELS_Q8_AVX512_INL_H
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/q8_gemm.h"
+
+static inline __mmask16 q8_mask16(size_t n) {
+  return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+}
+
+/* (float)v * scale rounded half to even, clamped to [lo, hi] (= q range - zp), + zp. */
+static inline __m512i q8_requant16(__m512i v, __m512 scale, __m512 lo, __m512 hi, __m512i zp) {
+  __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), scale);
+  f = _mm512_roundscale_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
+  return _mm512_add_epi32(_mm512_cvtps_epi32(f), zp);
+}
+
+/* Store row r (< mr) of a tile held as two vectors of 16 columns (nc <= 32 valid). */
+static inline void q8_store_row32(__m512i v0, __m512i v1, size_t r, size_t nc, void *c,
+                                  size_t ldc, int mode, const nn_q8_gemm_params *p) {
+  const __mmask16 k0 = q8_mask16(nc), k1 = nc > 16 ? q8_mask16(nc - 16) : 0;
+  if (p->row_bias) {
+    const __m512i b = _mm512_set1_epi32(p->row_bias[r]);
+    v0 = _mm512_add_epi32(v0, b);
+    v1 = _mm512_add_epi32(v1, b);
+  }
+  if (p->row_mul) {
+    const __m512i m = _mm512_set1_epi32(p->row_mul[r]);
+    v0 = _mm512_add_epi32(v0, _mm512_mullo_epi32(m, _mm512_maskz_loadu_epi32(k0, p->col_vec)));
+    v1 = _mm512_add_epi32(v1,
+                          _mm512_mullo_epi32(m, _mm512_maskz_loadu_epi32(k1, p->col_vec + 16)));
+  }
+  if (mode == NN_Q8_OUT_I32 || mode == NN_Q8_OUT_I32_ACC) {
+    int32_t *d = (int32_t *)c + r * ldc;
+    if (mode == NN_Q8_OUT_I32_ACC) {
+      v0 = _mm512_add_epi32(v0, _mm512_maskz_loadu_epi32(k0, d));
+      v1 = _mm512_add_epi32(v1, _mm512_maskz_loadu_epi32(k1, d + 16));
+    }
+    _mm512_mask_storeu_epi32(d, k0, v0);
+    _mm512_mask_storeu_epi32(d + 16, k1, v1);
+    return;
+  }
+  const __m512 s = _mm512_set1_ps(p->scale[r]);
+  const __m512 lo = _mm512_set1_ps((float)(p->qmin - p->out_zp));
+  const __m512 hi = _mm512_set1_ps((float)(p->qmax - p->out_zp));
+  const __m512i zp = _mm512_set1_epi32(p->out_zp);
+  __m128i q0 = _mm512_cvtepi32_epi8(q8_requant16(v0, s, lo, hi, zp));
+  __m128i q1 = _mm512_cvtepi32_epi8(q8_requant16(v1, s, lo, hi, zp));
+  __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(q0), q1, 1);
+  const __mmask32 km = nc >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << nc) - 1u);
+  _mm256_mask_storeu_epi8((uint8_t *)c + r * ldc, km, q);
+}
+
+static inline __m512i q8_bcst_quad(const int8_t *w) {
+  int32_t v;
+  memcpy(&v, w, 4);
+  return _mm512_set1_epi32(v);
+}
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * q8_dwconv.h - depthwise 3x3 convolution of one uint8 NCHW channel plane with int8
+ * weights, requantized like src/kernels/ref/requant.h. The caller pads the plane with
+ * the input zero point (so the kernel has no border cases) and folds the zero point
+ * into the bias: acc = bias + sum_{ky,kx} w[ky][kx] * x[oy*s + ky][ox*s + kx], with x the
+ * raw uint8 codes; y = saturate(round_half_even((float)acc * scale) + out_zp).
+ * Reference twin: nn_q8_dwconv3x3__scalar (itself checked against the int8 convolution
+ * made of nn_x8_im2col__ref + nn_x8_gemm__ref).
+ */
+#ifndef NN_KERNELS_Q8_DWCONV_H
+#define NN_KERNELS_Q8_DWCONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bytes past column (ow - 1) * stride + 2 of every input row that a kernel may read
+ * (the values there only reach outputs that are not stored). */
+#define NN_Q8_DW_SLACK 80
+
+typedef struct nn_q8_dw_args {
+  size_t oh, ow;       /* output plane */
+  unsigned stride;     /* 1 or 2 */
+  const uint8_t *x;    /* padded input: rows 0 .. (oh - 1) * stride + 2 */
+  size_t ldx;          /* row stride of x, bytes */
+  const int8_t *w;     /* 12 bytes: w[ky][kx] at [4 * ky + kx]; [4 * ky + 3] is 0 */
+  int32_t bias;        /* bias - x_zero_point * sum(w) */
+  float scale;         /* finite */
+  int32_t out_zp, qmin, qmax;
+  uint8_t *y;          /* output codes (int8 outputs are stored as their bytes) */
+  size_t ldy;
+} nn_q8_dw_args;
+
+void nn_q8_dwconv3x3__scalar(const nn_q8_dw_args *a);
+
+#endif

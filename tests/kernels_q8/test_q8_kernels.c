@@ -1,0 +1,448 @@
+/*
+ * test_q8_kernels.c - the 8-bit kernels of every ISA level this machine has, compared
+ * exactly with the reference kernels (src/kernels/ref/qgemm.h, requant.h): x8_gemm over
+ * sweeps of m, n, k (odd sizes, depths across the driver's blocking), every signedness
+ * pair, per-tensor / per-row / per-column zero points including every value 0..255;
+ * the saturating corners of 16-bit madd paths (255 x -128 everywhere); the packed GEMM
+ * with fused requantization; depthwise 3x3 (stride 1 and 2) against im2col + GEMM; and
+ * QLinearAdd; QuantizeLinear (ties, NaN, infinities, huge values); 8-bit MaxPool.
+ * Buffers end at a PROT_NONE page so any over-read faults.
+ * Plain C (no test framework) so it also runs under qemu-aarch64; ends with the line
+ * "N passed, N failed".
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kernels/dispatch.h"
+#include "kernels/q8_dwconv.h"
+#include "kernels/q8_eltwise.h"
+#include "kernels/q8_gemm.h"
+#include "kernels/ref/pool.h"
+#include "kernels/ref/qgemm.h"
+#include "kernels/ref/requant.h"
+
+static int g_pass, g_fail;
+static const char *g_level = "";
+
+#define CHECK(cond, ...)                                       \
+  do {                                                         \
+    if (cond) {                                                \
+      g_pass++;                                                \
+    } else {                                                   \
+      g_fail++;                                                \
+      if (g_fail <= 20) {                                      \
+        printf("FAIL [%s] %s:%d: ", g_level, __FILE__, __LINE__); \
+        printf(__VA_ARGS__);                                   \
+        printf("\n");                                          \
+      }                                                        \
+    }                                                          \
+  } while (0)
+
+/* ---------------------------------------------------------------- guarded buffers */
+
+typedef struct guard {
+  void *base;
+  size_t len;
+} guard;
+
+/* n bytes that end exactly at a PROT_NONE page. */
+static void *gmalloc(guard *g, size_t n) {
+  const size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+  const size_t body = (n + pg - 1) / pg * pg;
+  g->len = body + pg;
+  g->base = mmap(NULL, g->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (g->base == MAP_FAILED) {
+    perror("mmap");
+    exit(2);
+  }
+  mprotect((char *)g->base + body, pg, PROT_NONE);
+  return (char *)g->base + body - n;
+}
+
+static void gfree(guard *g) { munmap(g->base, g->len); }
+
+/* ---------------------------------------------------------------- random data */
+
+static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd(void) {
+  g_rng ^= g_rng << 13;
+  g_rng ^= g_rng >> 7;
+  g_rng ^= g_rng << 17;
+  return (uint32_t)(g_rng >> 16);
+}
+
+/* Random bytes, a quarter of them at the extremes 0x00 / 0x7F / 0x80 / 0xFF. */
+static void fill(uint8_t *p, size_t n) {
+  static const uint8_t ext[4] = {0x00, 0x7F, 0x80, 0xFF};
+  for (size_t i = 0; i < n; i++) p[i] = (rnd() & 3) == 0 ? ext[rnd() & 3] : (uint8_t)rnd();
+}
+
+/* ---------------------------------------------------------------- levels */
+
+static const nn_isa k_levels[] = {NN_ISA_REF, NN_ISA_AVX2, NN_ISA_AVX512, NN_ISA_AVX512VNNI,
+                                  NN_ISA_NEON, NN_ISA_NEONDOT};
+
+/* ---------------------------------------------------------------- x8_gemm */
+
+static int gemm_case(const nn_kernels *k, int as, int bs, size_t m, size_t n, size_t kk,
+                     size_t azi, size_t bzi, int zp_mode, int fixed_az, int fixed_bz,
+                     int extreme) {
+  guard ga, gb, gaz, gbz, gc, gr;
+  const size_t lda = kk + (m & 1), ldb = n + (kk & 1), ldc = n + 1;
+  uint8_t *a = gmalloc(&ga, m ? (m - 1) * lda + kk : 0);
+  uint8_t *b = gmalloc(&gb, kk ? (kk - 1) * ldb + n : 0);
+  uint8_t *az = gmalloc(&gaz, azi ? m : 1), *bz = gmalloc(&gbz, bzi ? n : 1);
+  int32_t *c = gmalloc(&gc, ((m ? m - 1 : 0) * ldc + n) * sizeof(int32_t));
+  int32_t *r = gmalloc(&gr, ((m ? m - 1 : 0) * ldc + n) * sizeof(int32_t));
+  if (m) fill(a, (m - 1) * lda + kk);
+  if (kk) fill(b, (kk - 1) * ldb + n);
+  if (extreme) {
+    /* The saturating corner of vpmaddubsw: 255 (or -128) x -128 in every pair. */
+    for (size_t i = 0; m && i < (m - 1) * lda + kk; i++) a[i] = 0x80;
+    for (size_t i = 0; kk && i < (kk - 1) * ldb + n; i++) b[i] = bs ? 0x80 : 0xFF;
+  }
+  fill(az, azi ? m : 1);
+  fill(bz, bzi ? n : 1);
+  if (zp_mode == 1) {
+    memset(az, fixed_az, azi ? m : 1);
+    memset(bz, fixed_bz, bzi ? n : 1);
+  }
+  memset(c, 0xAB, ((m ? m - 1 : 0) * ldc + n) * sizeof(int32_t));
+  memcpy(r, c, ((m ? m - 1 : 0) * ldc + n) * sizeof(int32_t));
+  nn_x8_gemm__ref(as, bs, m, n, kk, a, lda, az, azi, b, ldb, bz, bzi, r, ldc);
+  k->x8_gemm(as, bs, m, n, kk, a, lda, az, azi, b, ldb, bz, bzi, c, ldc);
+  int ok = 1;
+  for (size_t i = 0; i < m && ok; i++)
+    for (size_t j = 0; j < ldc && ok; j++) {
+      if (i == m - 1 && j >= n) break;
+      if (c[i * ldc + j] != r[i * ldc + j]) {
+        CHECK(0, "x8_gemm as=%d bs=%d m=%zu n=%zu k=%zu azi=%zu bzi=%zu: c[%zu][%zu] = %d, "
+              "want %d", as, bs, m, n, kk, azi, bzi, i, j, c[i * ldc + j], r[i * ldc + j]);
+        ok = 0;
+      }
+    }
+  if (ok) g_pass++;
+  gfree(&ga), gfree(&gb), gfree(&gaz), gfree(&gbz), gfree(&gc), gfree(&gr);
+  return ok;
+}
+
+static void test_x8_gemm(const nn_kernels *k) {
+  static const size_t ms[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17};
+  static const size_t ns[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 65};
+  static const size_t ks[] = {1, 2, 3, 4, 5, 7, 8, 13, 16, 31, 64, 129};
+  for (int sg = 0; sg < 4; sg++) {
+    const int as = sg & 1, bs = sg >> 1;
+    for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++)
+      for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+        for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+          size_t zm = (mi + ni + ki) % 4;
+          gemm_case(k, as, bs, ms[mi], ns[ni], ks[ki], zm & 1, zm >> 1, 0, 0, 0, 0);
+        }
+    /* Depths across the driver's 512 blocking, with per-row and per-column points. */
+    gemm_case(k, as, bs, 9, 37, 513, 1, 1, 0, 0, 0, 0);
+    gemm_case(k, as, bs, 5, 33, 1100, 0, 0, 0, 0, 0, 0);
+    gemm_case(k, as, bs, 17, 20, 1027, 1, 0, 0, 0, 0, 0);
+    gemm_case(k, as, bs, 0, 5, 7, 0, 0, 0, 0, 0, 0);
+    gemm_case(k, as, bs, 3, 5, 0, 0, 0, 0, 0, 0, 0);
+    /* Saturation corners. */
+    gemm_case(k, as, bs, 8, 32, 64, 0, 0, 1, 0, 0, 1);
+    gemm_case(k, as, bs, 5, 19, 301, 0, 0, 1, 0, 0, 1);
+  }
+  /* Every zero point 0..255 on both sides. */
+  for (int z = 0; z < 256; z++) {
+    gemm_case(k, 0, 0, 5, 19, 23, 0, 0, 1, z, 255 - z, 0);
+    gemm_case(k, 1, 0, 3, 33, 9, 0, 0, 1, (z * 7) & 255, z, 0);
+    gemm_case(k, 0, 1, 9, 7, 17, 0, 0, 1, z, (z * 13) & 255, 0);
+    gemm_case(k, 1, 1, 4, 9, 6, 0, 0, 1, 255 - z, z, 0);
+  }
+}
+
+/* ---------------------------------------------------------------- packed + requant */
+
+/* y = requant(sum (w - wz)(x - xz) + bias) through nn_q8_gemm_run vs the reference. */
+static void qconv_case(const nn_kernels *k, size_t m, size_t n, size_t kk, int x_signed,
+                       int out_signed, int with_wz, int xz_raw, int scale_kind) {
+  guard gw, gx, gy;
+  const size_t ldx = n + 3, ldy = n + 1;
+  int8_t *w = gmalloc(&gw, m * kk);
+  uint8_t *x = gmalloc(&gx, kk ? (kk - 1) * ldx + n : 0);
+  uint8_t *y = gmalloc(&gy, m ? (m - 1) * ldy + n : 0);
+  fill((uint8_t *)w, m * kk);
+  if (kk) fill(x, (kk - 1) * ldx + n);
+  int8_t *wz = malloc(m ? m : 1);
+  int32_t *wz32 = malloc((m ? m : 1) * sizeof(int32_t)), *bias = malloc((m ? m : 1) * 4);
+  float *scale = malloc((m ? m : 1) * sizeof(float));
+  for (size_t i = 0; i < m; i++) {
+    wz[i] = with_wz ? (int8_t)rnd() : 0;
+    wz32[i] = wz[i];
+    bias[i] = (int32_t)(rnd() % 200001) - 100000;
+    if (scale_kind == 0) scale[i] = (float)((rnd() % 1000) + 1) * 1e-5f;
+    else if (scale_kind == 1) scale[i] = 0.5f; /* many exact ties */
+    else scale[i] = 1e-9f + (float)(rnd() % 7) * 3e-3f;
+  }
+  /* Reference: int32 accumulators, + bias, requantize per row. */
+  int32_t *acc = malloc((m && n ? m * n : 1) * sizeof(int32_t));
+  uint8_t xzb = (uint8_t)xz_raw;
+  nn_x8_gemm__ref(1, x_signed, m, n, kk, w, kk, wz, with_wz ? 1 : 0, x, ldx, &xzb, 0, acc, n);
+  const int32_t yz = out_signed ? (int32_t)(rnd() % 256) - 128 : (int32_t)(rnd() % 256);
+  const int32_t qmin = out_signed ? -128 : 0, qmax = out_signed ? 127 : 255;
+
+  /* Packed path. */
+  int8_t *pw = malloc(nn_q8_packed_w_size(m, kk, k->q8_mr) + 1);
+  int32_t *rowsum = malloc((m ? m : 1) * 4), *rb = malloc((m ? m : 1) * 4),
+          *rm = malloc((m ? m : 1) * 4);
+  nn_q8_pack_w(m, kk, k->q8_mr, w, kk, 1, pw, rowsum);
+  const int32_t xz = x_signed ? (int32_t)(int8_t)xzb + 128 : xzb;
+  nn_q8_gemm_row_terms(k, m, kk, rowsum, with_wz ? wz32 : NULL, xz, bias, rb, rm);
+  size_t wsz = nn_q8_gemm_workspace(k, kk, 0);
+  const uint8_t **xrows = malloc((kk ? kk : 1) * sizeof *xrows);
+  for (size_t r = 0; r < kk; r++) xrows[r] = x + r * ldx;
+  void *ws = aligned_alloc(64, (wsz + 63) / 64 * 64);
+  nn_q8_gemm_job job = {.kern = k, .m = m, .n = n, .k = kk, .w = pw, .row_bias = rb,
+                        .row_mul = with_wz ? rm : NULL, .xrows = xrows,
+                        .x_xor = x_signed ? 0x80 : 0,
+                        .mode = out_signed ? NN_Q8_OUT_S8 : NN_Q8_OUT_U8, .scale = scale,
+                        .out_zp = yz, .qmin = qmin, .qmax = qmax, .y = y, .ldy = ldy};
+  nn_q8_gemm_run(&job, 0, n, ws);
+  int ok = 1;
+  for (size_t i = 0; i < m && ok; i++)
+    for (size_t j = 0; j < n && ok; j++) {
+      int32_t t = (int32_t)((uint32_t)acc[i * n + j] + (uint32_t)bias[i]);
+      int32_t want = nn_requantize_one(t, scale[i], yz, qmin, qmax);
+      int32_t got = out_signed ? (int32_t)(int8_t)y[i * ldy + j] : y[i * ldy + j];
+      if (got != want) {
+        CHECK(0, "q8_gemm_run m=%zu n=%zu k=%zu xs=%d os=%d wz=%d xz=%d: y[%zu][%zu] = %d, "
+              "want %d (t=%d)", m, n, kk, x_signed, out_signed, with_wz, xz_raw, i, j, got,
+              want, t);
+        ok = 0;
+      }
+    }
+  if (ok) g_pass++;
+  free(xrows), free(ws), free(pw), free(rowsum), free(rb), free(rm), free(acc), free(wz), free(wz32),
+      free(bias), free(scale);
+  gfree(&gw), gfree(&gx), gfree(&gy);
+}
+
+static void test_packed_requant(const nn_kernels *k) {
+  static const size_t ms[] = {1, 3, 4, 8, 9, 16, 24, 33};
+  static const size_t ns[] = {1, 5, 8, 16, 31, 32, 33, 49, 64, 100};
+  static const size_t ks[] = {1, 3, 4, 9, 27, 64, 147, 576};
+  int c = 0;
+  for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++)
+    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+      for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++, c++)
+        qconv_case(k, ms[mi], ns[ni], ks[ki], c % 3 == 2, c % 5 == 4, c % 4 == 3,
+                   (int)(rnd() % 256), c % 3);
+  for (int z = 0; z < 256; z++) qconv_case(k, 9, 37, 19, z & 1, (z >> 1) & 1, z % 3 == 0, z, z % 3);
+}
+
+/* ---------------------------------------------------------------- depthwise 3x3 */
+
+static void dw_case(const nn_kernels *k, size_t ih, size_t iw, unsigned stride, size_t pad,
+                    int out_signed) {
+  const size_t oh = (ih + 2 * pad - 3) / stride + 1, ow = (iw + 2 * pad - 3) / stride + 1;
+  const size_t ph = (oh - 1) * stride + 3, pwid = (ow - 1) * stride + 3 + NN_Q8_DW_SLACK;
+  guard gx, gy;
+  uint8_t *xp = gmalloc(&gx, ph * pwid);
+  uint8_t *y = gmalloc(&gy, oh * ow);
+  uint8_t *img = malloc(ih * iw);
+  fill(img, ih * iw);
+  const uint8_t xz = (uint8_t)rnd();
+  memset(xp, 0x5A, ph * pwid); /* slack: arbitrary */
+  for (size_t r = 0; r < ph; r++)
+    for (size_t cc = 0; cc < (ow - 1) * stride + 3; cc++) {
+      long sr = (long)r - (long)pad, sc = (long)cc - (long)pad;
+      xp[r * pwid + cc] = (sr >= 0 && sr < (long)ih && sc >= 0 && sc < (long)iw)
+                              ? img[sr * iw + sc] : xz;
+    }
+  int8_t w[12] = {0}, w9[9];
+  fill((uint8_t *)w9, 9);
+  int32_t sw = 0;
+  for (int i = 0; i < 9; i++) {
+    w[4 * (i / 3) + i % 3] = w9[i];
+    sw += w9[i];
+  }
+  const int32_t b = (int32_t)(rnd() % 20001) - 10000;
+  const int32_t yz = out_signed ? (int32_t)(rnd() % 256) - 128 : (int32_t)(rnd() % 256);
+  nn_q8_dw_args a = {.oh = oh, .ow = ow, .stride = stride, .x = xp, .ldx = pwid, .w = w,
+                     .bias = b - (int32_t)xz * sw, .scale = 0.0123f + (float)(rnd() % 9) * 0.25f,
+                     .out_zp = yz, .qmin = out_signed ? -128 : 0, .qmax = out_signed ? 127 : 255,
+                     .y = y, .ldy = ow};
+  k->q8_dwconv3x3(&a);
+  /* Reference: the convolution as im2col + GEMM on the unpadded image. */
+  nn_conv_geom g = {.rank = 2, .channels = 1, .in = {(int64_t)ih, (int64_t)iw},
+                    .kernel = {3, 3}, .stride = {stride, stride}, .dilation = {1, 1},
+                    .pad_begin = {(int64_t)pad, (int64_t)pad},
+                    .out = {(int64_t)oh, (int64_t)ow}};
+  uint8_t *col = malloc(9 * oh * ow);
+  int32_t *acc = malloc(oh * ow * sizeof(int32_t));
+  nn_x8_im2col__ref(&g, img, xz, col);
+  const int8_t wzero = 0;
+  nn_x8_gemm__ref(1, 0, 1, oh * ow, 9, w9, 9, &wzero, 0, col, oh * ow, &xz, 0, acc, oh * ow);
+  int ok = 1;
+  for (size_t i = 0; i < oh * ow && ok; i++) {
+    int32_t want = nn_requantize_one((int32_t)((uint32_t)acc[i] + (uint32_t)b), a.scale, yz,
+                                     a.qmin, a.qmax);
+    int32_t got = out_signed ? (int32_t)(int8_t)y[i] : y[i];
+    if (got != want) {
+      CHECK(0, "dwconv %zux%zu s%u pad %zu: y[%zu] = %d, want %d", ih, iw, stride, pad, i, got,
+            want);
+      ok = 0;
+    }
+  }
+  if (ok) g_pass++;
+  free(img), free(col), free(acc);
+  gfree(&gx), gfree(&gy);
+}
+
+static void test_dwconv(const nn_kernels *k) {
+  static const size_t sizes[] = {3, 4, 5, 7, 8, 14, 15, 16, 17, 28, 33, 56, 65, 70, 112, 131};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+    for (size_t j = 0; j < sizeof sizes / sizeof sizes[0]; j += 3)
+      for (unsigned s = 1; s <= 2; s++) {
+        dw_case(k, sizes[i], sizes[j], s, 1, (int)((i + j + s) & 1));
+        dw_case(k, sizes[j], sizes[i], s, 0, (int)((i + j) & 1));
+      }
+}
+
+/* ---------------------------------------------------------------- QLinearAdd */
+
+static void test_add(const nn_kernels *k) {
+  static const size_t ns[] = {1, 7, 8, 15, 16, 17, 31, 33, 64, 100, 1001};
+  for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+    for (int var = 0; var < 8; var++) {
+      const size_t n = ns[ni];
+      guard ga, gb, gy;
+      uint8_t *a = gmalloc(&ga, n), *b = gmalloc(&gb, var & 4 ? 1 : n), *y = gmalloc(&gy, n);
+      uint8_t *r = malloc(n);
+      fill(a, n);
+      fill(b, var & 4 ? 1 : n);
+      nn_q8_add_params p = {.ra = var & 1 ? 0.5f : 0.37f + (float)(rnd() % 100) * 0.01f,
+                            .rb = var & 1 ? 1.5f : 0.81f, .is_signed = (var >> 1) & 1,
+                            .b_scalar = (var >> 2) & 1};
+      p.qmin = p.is_signed ? -128 : 0;
+      p.qmax = p.is_signed ? 127 : 255;
+      p.za = p.is_signed ? (int32_t)(rnd() % 256) - 128 : (int32_t)(rnd() % 256);
+      p.zb = p.is_signed ? (int32_t)(rnd() % 256) - 128 : (int32_t)(rnd() % 256);
+      p.zc = p.is_signed ? (int32_t)(rnd() % 256) - 128 : (int32_t)(rnd() % 256);
+      nn_q8_add__scalar(n, a, b, &p, r);
+      k->q8_add(n, a, b, &p, y);
+      CHECK(!memcmp(r, y, n), "q8_add n=%zu var=%d", n, var);
+      /* The scalar kernel itself against the float expression of the reference. */
+      int ok = 1;
+      for (size_t i = 0; i < n; i++) {
+        int32_t qa = p.is_signed ? (int8_t)a[i] : a[i];
+        int32_t qb = p.is_signed ? (int8_t)b[p.b_scalar ? 0 : i] : b[p.b_scalar ? 0 : i];
+        float va = (float)(qa - p.za), vb = (float)(qb - p.zb);
+        float v = va * p.ra + vb * p.rb;
+        if ((uint8_t)nn_quantize_round_sat(v, p.zc, p.qmin, p.qmax) != r[i]) ok = 0;
+      }
+      CHECK(ok, "nn_q8_add__scalar n=%zu var=%d", n, var);
+      free(r);
+      gfree(&ga), gfree(&gb), gfree(&gy);
+    }
+}
+
+/* ---------------------------------------------------------------- QuantizeLinear */
+
+static void test_quantize(const nn_kernels *k) {
+  static const size_t ns[] = {1, 7, 8, 9, 15, 16, 17, 33, 100, 1000};
+  static const float special[] = {0.0f, -0.0f, 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f,
+                                  NAN, INFINITY, -INFINITY, 1e30f, -1e30f, 1e-40f, 127.5f,
+                                  128.5f, -128.5f, 255.5f, 3.4e38f};
+  for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+    for (int var = 0; var < 4; var++) {
+      const size_t n = ns[ni];
+      guard gx, gy;
+      float *x = gmalloc(&gx, n * sizeof(float));
+      uint8_t *y = gmalloc(&gy, n), *r = malloc(n);
+      for (size_t i = 0; i < n; i++)
+        x[i] = (rnd() & 3) == 0 ? special[rnd() % (sizeof special / sizeof special[0])]
+                                : ((float)(int32_t)(rnd() % 20001) - 10000.0f) * 0.0625f;
+      const float scale = var & 1 ? 1.0f : 0.0371f * (float)(1 + var);
+      const int sg = var >> 1;
+      const int32_t qmin = sg ? -128 : 0, qmax = sg ? 127 : 255;
+      const int32_t zp = sg ? (int32_t)(rnd() % 256) - 128 : (int32_t)(rnd() % 256);
+      if (sg)
+        nn_f32_qs8_quantize__ref(n, x, scale, (int8_t)zp, (int8_t *)r);
+      else
+        nn_f32_qu8_quantize__ref(n, x, scale, (uint8_t)zp, r);
+      k->q8_quantize(n, x, scale, zp, qmin, qmax, y);
+      CHECK(!memcmp(r, y, n), "q8_quantize n=%zu var=%d", n, var);
+      free(r);
+      gfree(&gx), gfree(&gy);
+    }
+}
+
+/* ---------------------------------------------------------------- MaxPool */
+
+static void test_maxpool(void) {
+  static const int64_t cfg[][7] = {
+      /* h, w, k, s, pad_begin, pad_end, dilation */
+      {112, 112, 3, 2, 1, 1, 1}, {7, 9, 3, 1, 1, 1, 1}, {10, 11, 2, 2, 0, 1, 1},
+      {5, 5, 3, 3, 2, 2, 1},     {9, 13, 3, 2, 1, 2, 2}, {1, 1, 1, 1, 0, 0, 1},
+      {6, 6, 2, 2, 0, 3, 1}, /* a window past the input (ceil mode) */
+  };
+  for (size_t ci = 0; ci < sizeof cfg / sizeof cfg[0]; ci++)
+    for (int sg = 0; sg < 2; sg++) {
+      nn_pool_params p;
+      memset(&p, 0, sizeof p);
+      p.planes = 3;
+      p.in[0] = p.out[0] = p.kernel[0] = p.stride[0] = p.dilation[0] = 1;
+      for (int d = 1; d < 3; d++) {
+        p.in[d] = cfg[ci][d - 1];
+        p.kernel[d] = cfg[ci][2];
+        p.stride[d] = cfg[ci][3];
+        p.pad_begin[d] = cfg[ci][4];
+        p.pad_end[d] = cfg[ci][5];
+        p.dilation[d] = cfg[ci][6];
+        const int64_t ek = (p.kernel[d] - 1) * p.dilation[d] + 1;
+        p.out[d] = (p.in[d] + p.pad_begin[d] + p.pad_end[d] - ek) / p.stride[d] + 1;
+      }
+      const size_t nin = (size_t)(p.planes * p.in[1] * p.in[2]);
+      const size_t nout = (size_t)(p.planes * p.out[1] * p.out[2]);
+      uint8_t *x = malloc(nin), *y = malloc(nout), *r = malloc(nout);
+      fill(x, nin);
+      if (sg) {
+        nn_i8_maxpool__ref(&p, (const int8_t *)x, (int8_t *)r, NULL);
+        nn_i8_maxpool2d(&p, (const int8_t *)x, (int8_t *)y, 0, (size_t)p.planes);
+      } else {
+        nn_u8_maxpool__ref(&p, x, r, NULL);
+        nn_u8_maxpool2d(&p, x, y, 0, (size_t)p.planes);
+      }
+      CHECK(!memcmp(r, y, nout), "maxpool2d cfg %zu signed %d", ci, sg);
+      free(x), free(y), free(r);
+    }
+}
+
+int main(void) {
+  nn_isa done[8];
+  int ndone = 0;
+  for (size_t li = 0; li < sizeof k_levels / sizeof k_levels[0]; li++) {
+    nn_kernels k;
+    nn_kernels_fill(&k, k_levels[li]);
+    if (k.isa != k_levels[li]) continue; /* not on this machine */
+    int seen = 0;
+    for (int d = 0; d < ndone; d++) seen |= done[d] == k.isa;
+    if (seen) continue;
+    done[ndone++] = k.isa;
+    g_level = nn_isa_name(k.isa);
+    int before = g_fail;
+    test_x8_gemm(&k);
+    test_packed_requant(&k);
+    test_dwconv(&k);
+    test_add(&k);
+    test_quantize(&k);
+    printf("level %-11s q8 tile %ux%u: %s\n", g_level, k.q8_mr, k.q8_nr,
+           g_fail == before ? "ok" : "FAILED");
+  }
+  g_level = "generic";
+  test_maxpool();
+  printf("%d passed, %d failed\n", g_pass, g_fail);
+  return g_fail ? 1 : 0;
+}
