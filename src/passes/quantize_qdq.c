@@ -333,11 +333,8 @@ done:
   return st;
 }
 
-/* Replace constant float weight input slot of node i by DQ(int8 weight). axis < 0:
- * per tensor. Writes the per-channel scales (C of them) into *scales (malloc'ed). */
-static nn_status quantize_weight(qstate *q, int i, int slot, int axis, float **scales,
-                                 int64_t *n_scales) {
-  nn_graph *g = q->g;
+nn_status nn_qdq_weight(nn_graph *g, int i, int slot, int axis, float **scales,
+                        int64_t *n_scales) {
   int wt = g->nodes[i].inputs[slot];
   const nn_tensor *w = &g->tensors[wt];
   int64_t numel = nn_tensor_numel(w);
@@ -398,7 +395,6 @@ static nn_status quantize_weight(qstate *q, int i, int slot, int axis, float **s
     goto done;
   }
   g->nodes[i].inputs[slot] = tdq;
-  q->rep->weights++;
 done:
   free(b1);
   free(b2);
@@ -466,8 +462,8 @@ done:
 }
 
 /* Output-channel axis of a weight, or -1 for per-tensor. */
-static int weight_axis(const qstate *q, const nn_node *n, const nn_tensor *w) {
-  if (!q->opt->per_channel || q->opset < 13) return -1;
+int nn_qdq_weight_axis(const nn_node *n, const nn_tensor *w, int per_channel, int opset) {
+  if (!per_channel || opset < 13) return -1;
   if (!strcmp(n->op_type, "Conv")) return 0;
   if (!strcmp(n->op_type, "ConvTranspose")) return nn_attr_int(n, "group", 1) == 1 ? 1 : -1;
   if (!strcmp(n->op_type, "Gemm")) return nn_attr_int(n, "transB", 0) ? 0 : 1;
@@ -485,11 +481,12 @@ static nn_status quantize_weights(qstate *q, const int *order) {
     int wt = n->inputs[1];
     if (!is_const(g, wt) || g->tensors[wt].dtype != NN_FLOAT) continue;
     if (!strcmp(n->op_type, "Gemm") && nn_attr_int(n, "transA", 0)) continue;
-    int axis = weight_axis(q, n, &g->tensors[wt]);
+    int axis = nn_qdq_weight_axis(n, &g->tensors[wt], q->opt->per_channel, q->opset);
     float *sc = NULL;
     int64_t nsc = 0;
-    nn_status st = quantize_weight(q, i, 1, axis, &sc, &nsc);
+    nn_status st = nn_qdq_weight(g, i, 1, axis, &sc, &nsc);
     if (st) return st;
+    q->rep->weights++;
     n = &g->nodes[i];
     int x = n->inputs[0];
     int gemm_plain = strcmp(n->op_type, "Gemm") ||

@@ -60,6 +60,21 @@ nn_status nn_quantize_qdq(nn_model *m, const nn_tensor_range *ranges,
                           const nn_quant_options *opt, nn_quant_report *rep);
 void nn_quant_report_free(nn_quant_report *r);
 
+/* Replace the constant float32 weight in input slot of node i by DequantizeLinear of
+ * an int8 copy (symmetric; per channel along axis, per tensor when axis < 0). The
+ * scales (one per channel) are returned in *scales (malloc'ed, *n of them). */
+nn_status nn_qdq_weight(nn_graph *g, int i, int slot, int axis, float **scales, int64_t *n);
+/* Output-channel axis of node n's weight w (Conv 0, ConvTranspose 1, Gemm by transB,
+ * MatMul 1), or -1 for per-tensor (also when per_channel is 0 or opset < 13). */
+int nn_qdq_weight_axis(const nn_node *n, const nn_tensor *w, int per_channel, int opset);
+
+/* Weight-only compression: int8 weights behind DequantizeLinear (activations stay
+ * float), or float16 weights behind Cast. Conv, ConvTranspose, Gemm and MatMul weights;
+ * for fp16 every float32 initializer of 16 elements or more. */
+typedef enum nn_weight_format { NN_WEIGHTS_INT8 = 0, NN_WEIGHTS_FP16 = 1 } nn_weight_format;
+nn_status nn_quantize_weights_only(nn_model *m, nn_weight_format fmt,
+                                   const nn_quant_options *opt, nn_quant_report *rep);
+
 /* Dynamic quantization: MatMul/Gemm with constant 2-D weights become
  * DynamicQuantizeLinear + MatMulInteger (int8 weights per column) + rescale. Needs no
  * calibration. opt: exclude list only. */

@@ -242,9 +242,42 @@ static void test_nothing_to_quantize(void **state) {
   nn_model_free(m);
 }
 
+static void test_weight_only(void **state) {
+  (void)state;
+  static float x[256];
+  for (int i = 0; i < 256; i++) x[i] = (float)((i * 37) % 19) / 9.0f - 1.0f;
+  nn_model *fm = build();
+  float ref[128], got[128];
+  run(fm, 0, x, ref);
+  for (int fmt = 0; fmt < 2; fmt++) {
+    nn_model *m = build();
+    nn_quant_options qo = {0};
+    qo.per_channel = 1;
+    nn_quant_report rep;
+    assert_int_equal(nn_quantize_weights_only(m, (nn_weight_format)fmt, &qo, &rep), NN_OK);
+    nn_dtype want = fmt == NN_WEIGHTS_FP16 ? NN_FLOAT16 : NN_INT8;
+    int n_want = 0, n_f32 = 0;
+    for (int k = 0; k < m->graph->n_inits; k++) {
+      const nn_tensor *t = &m->graph->tensors[m->graph->inits[k]];
+      n_want += t->dtype == want && t->ndim == 4;
+      n_f32 += t->dtype == NN_FLOAT && t->ndim == 4;
+    }
+    assert_int_equal(n_want, 2);
+    assert_int_equal(n_f32, 0);
+    nn_quant_report_free(&rep);
+    run(m, 0, x, got);
+    double err = 0, mag = 0;
+    for (int i = 0; i < 128; i++) err = fmax(err, fabs(got[i] - ref[i])), mag = fmax(mag, fabs(ref[i]));
+    assert_true(err <= mag * (fmt == NN_WEIGHTS_FP16 ? 2e-3 : 3e-2));
+    nn_model_free(m);
+  }
+  nn_model_free(fm);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ptq_end_to_end),
+      cmocka_unit_test(test_weight_only),
       cmocka_unit_test(test_nothing_to_quantize),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

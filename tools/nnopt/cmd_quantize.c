@@ -1,6 +1,7 @@
 /*
- * cmd_quantize.c - `nnopt quantize IN -o OUT (--calib SPEC | --dynamic) ...`: static
- * INT8 post-training quantization to a QDQ model, or dynamic quantization of MatMul/Gemm, with a before/after table of file size,
+ * cmd_quantize.c - `nnopt quantize IN -o OUT (--calib SPEC | --dynamic | --weight-only F)`:
+ * static INT8 post-training quantization to a QDQ model, dynamic quantization of
+ * MatMul/Gemm, or weight-only int8/fp16 compression, with a before/after table of file size,
  * parameter bytes, accuracy (when --eval is given) and single-thread latency.
  */
 #include <stdio.h>
@@ -90,7 +91,7 @@ int cmd_quantize(int argc, char **argv) {
   po.calib.bits = 8;
   po.quant.per_channel = 1;
   int64_t calib_size = 500, eval_limit = 0;
-  int dynamic = 0;
+  int dynamic = 0, weight_only = -1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int more = i + 1 < argc;
@@ -101,6 +102,12 @@ int cmd_quantize(int argc, char **argv) {
     else if (!strcmp(a, "--percentile") && more) po.calib.percentile = atof(argv[++i]);
     else if (!strcmp(a, "--per-tensor")) po.quant.per_channel = 0;
     else if (!strcmp(a, "--dynamic")) dynamic = 1;
+    else if (!strcmp(a, "--weight-only") && more) {
+      const char *f = argv[++i];
+      if (!strcmp(f, "int8")) weight_only = NN_WEIGHTS_INT8;
+      else if (!strcmp(f, "fp16")) weight_only = NN_WEIGHTS_FP16;
+      else return cli_usage("quantize", "--weight-only takes int8 or fp16, not '%s'", f);
+    }
     else if (!strcmp(a, "--act-int8")) po.quant.act_signed = 1;
     else if (!strcmp(a, "--act-symmetric")) po.quant.act_signed = po.quant.act_symmetric = 1;
     else if (!strcmp(a, "--keep-first-last")) po.quant.keep_first_last = 1;
@@ -112,9 +119,10 @@ int cmd_quantize(int argc, char **argv) {
     else if (!in) in = a;
     else return cli_usage("quantize", "unexpected argument '%s'", a);
   }
-  if (!in || !out || (!calib_spec && !dynamic) || (dynamic && calib_spec))
+  int modes = !!calib_spec + dynamic + (weight_only >= 0);
+  if (!in || !out || modes != 1)
     return cli_usage("quantize", "usage: nnopt quantize IN.onnx -o OUT.onnx "
-                                 "(--calib SPEC | --dynamic)");
+                                 "(--calib SPEC | --dynamic | --weight-only int8|fp16)");
   int mth = nn_calib_method_parse(method);
   if (mth < 0) return cli_usage("quantize", "unknown --method '%s' (minmax, percentile, entropy, mse)", method);
   po.calib.method = (nn_calib_method)mth;
@@ -141,6 +149,8 @@ int cmd_quantize(int argc, char **argv) {
   }
   if (dynamic) {
     st = nn_quantize_dynamic(m, &po.quant, &rep);
+  } else if (weight_only >= 0) {
+    st = nn_quantize_weights_only(m, (nn_weight_format)weight_only, &po.quant, &rep);
   } else {
     fprintf(stderr, "calibrating on %lld samples (%s)\n",
             (long long)(calib_size > 0 && calib_size < nn_dataset_count(calib)
@@ -162,8 +172,11 @@ int cmd_quantize(int argc, char **argv) {
     rc = cli_fail(st);
     goto done;
   }
-  printf("\n%-28s %16s %16s %10s\n", "", "float", dynamic ? "int8 (dynamic)" : "int8 (QDQ)",
-         "ratio");
+  const char *kind = dynamic ? "int8 (dynamic)"
+                     : weight_only == NN_WEIGHTS_INT8 ? "int8 weights"
+                     : weight_only == NN_WEIGHTS_FP16 ? "fp16 weights"
+                                                      : "int8 (QDQ)";
+  printf("\n%-28s %16s %16s %10s\n", "", "float", kind, "ratio");
   printf("%-28s %13.2f MB %13.2f MB %9.2fx\n", "file size", before.file_bytes / 1e6,
          after.file_bytes / 1e6, (double)after.file_bytes / (double)before.file_bytes);
   printf("%-28s %13.2f MB %13.2f MB %9.2fx\n", "parameter bytes", before.param_bytes / 1e6,
@@ -177,8 +190,12 @@ int cmd_quantize(int argc, char **argv) {
   if (before.latency_ms > 0)
     printf("%-28s %13.3f ms %13.3f ms %9.2fx\n", "latency (1 thread, median)",
            before.latency_ms, after.latency_ms, after.latency_ms / before.latency_ms);
-  printf("%d ops quantized, %d weights int8, %d quantizable ops kept in float\n",
-         rep.quantized_nodes, rep.weights, rep.float_nodes);
+  if (weight_only >= 0)
+    printf("%d weight tensors stored as %s\n", rep.weights,
+           weight_only == NN_WEIGHTS_FP16 ? "float16" : "int8");
+  else
+    printf("%d ops quantized, %d weights int8, %d quantizable ops kept in float\n",
+           rep.quantized_nodes, rep.weights, rep.float_nodes);
 done:
   nn_quant_report_free(&rep);
   nn_dataset_free(calib);
