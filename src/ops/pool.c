@@ -8,6 +8,7 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/f32_pool.h"
+#include "kernels/q8_eltwise.h"
 #include "kernels/ref/pool.h"
 #include "ops/op.h"
 #include "runtime/session.h"
@@ -155,6 +156,23 @@ static void maxpool_task(void *ctx, size_t thread, size_t t) {
   (void)thread;
 }
 
+typedef struct x8_maxpool_job {
+  const nn_kernels *k;
+  const nn_pool_params *p;
+  const void *x;
+  void *y;
+  size_t per_task;
+  int is_signed;
+} x8_maxpool_job;
+
+static void x8_maxpool_task(void *ctx, size_t thread, size_t t) {
+  const x8_maxpool_job *j = ctx;
+  const size_t planes = (size_t)j->p->planes, p0 = t * j->per_task;
+  const size_t n = planes - p0 < j->per_task ? planes - p0 : j->per_task;
+  j->k->x8_maxpool2d(j->p, j->x, j->y, p0, n, j->is_signed);
+  (void)thread;
+}
+
 static nn_status pool_run(nn_op_ctx *ctx, int kind) {
   nn_pool_params p;
   int64_t od[2 + NN_POOL_SP];
@@ -187,8 +205,24 @@ static nn_status pool_run(nn_op_ctx *ctx, int kind) {
     else if (kind == POOL_AVG) nn_f64_avgpool__ref(&p, x->data, y->data);
     else nn_f64_lppool__ref(&p, x->data, y->data, pw);
     break;
-  case NN_INT8: nn_i8_maxpool__ref(&p, x->data, y->data, idx); break;
-  case NN_UINT8: nn_u8_maxpool__ref(&p, x->data, y->data, idx); break;
+  case NN_INT8:
+  case NN_UINT8:
+    if (kind == POOL_MAX && !idx && nn_kernels_get()->x8_maxpool2d && p.in[0] == 1 &&
+        p.out[0] == 1 && p.kernel[0] == 1 && p.in[2] <= NN_Q8_MAXPOOL_MAX_W) {
+      /* fast path, planes split over the session's threads */
+      nn_threadpool *pool = nn_session_threadpool(ctx->session);
+      const size_t tasks = (size_t)nn_threadpool_size(pool) * 4;
+      x8_maxpool_job j = {nn_kernels_get(), &p, x->data, y->data,
+                          ((size_t)p.planes + tasks - 1) / tasks, x->dtype == NN_INT8};
+      if (j.per_task)
+        nn_threadpool_parallelize(pool, x8_maxpool_task, &j,
+                                  ((size_t)p.planes + j.per_task - 1) / j.per_task);
+    } else if (x->dtype == NN_INT8) {
+      nn_i8_maxpool__ref(&p, x->data, y->data, idx);
+    } else {
+      nn_u8_maxpool__ref(&p, x->data, y->data, idx);
+    }
+    break;
   default: return nn_op_error(ctx, NN_ERR_UNSUPPORTED, "dtype %s", nn_dtype_name(x->dtype));
   }
   return NN_OK;

@@ -5,6 +5,7 @@
  */
 
 #include "kernels/ref/requant.h"
+#include "kernels/dispatch.h"
 #include "ops/op.h"
 
 static int is_q8(nn_dtype t) { return t == NN_UINT8 || t == NN_INT8; }
@@ -112,10 +113,7 @@ static nn_status quantize_run(nn_op_ctx *ctx) {
       size_t n = (size_t)qa.inner;
       if (x->dtype == NN_FLOAT) {
         const float *xp = (const float *)x->data + off;
-        if (sgn)
-          nn_f32_qs8_quantize__ref(n, xp, scale, (int8_t)zp, (int8_t *)y->data + off);
-        else
-          nn_f32_qu8_quantize__ref(n, xp, scale, (uint8_t)zp, (uint8_t *)y->data + off);
+        nn_kernels_get()->q8_quantize(n, xp, scale, zp, qmin, qmax, (uint8_t *)y->data + off);
         continue;
       }
       /* Other input types: convert each element to float32 first, as the spec's
