@@ -630,3 +630,28 @@ char *nn_graph_unique_node_name(const nn_graph *g, const char *base) {
   for (int k = 1; node_name_used(g, name); k++) snprintf(name, n, "%s_%d", base, k);
   return name;
 }
+
+nn_status nn_node_set_op(nn_node *n, const char *op_type, const char *domain) {
+  char *a = strdup(op_type), *b = strdup(domain ? domain : "");
+  if (!a || !b) {
+    free(a);
+    free(b);
+    return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  }
+  free(n->op_type);
+  free(n->domain);
+  n->op_type = a;
+  n->domain = b;
+  return NN_OK;
+}
+
+nn_status nn_model_ensure_opset(nn_model *m, const char *domain, int64_t version) {
+  if (nn_model_opset(m, domain) >= 0) return NN_OK;
+  nn_opset *o = realloc(m->opsets, (size_t)(m->n_opsets + 1) * sizeof *o);
+  if (!o) return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  m->opsets = o;
+  if (!(o[m->n_opsets].domain = strdup(domain))) return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  o[m->n_opsets].version = version;
+  m->n_opsets++;
+  return NN_OK;
+}

@@ -220,6 +220,10 @@ int nn_graph_add_initializer(nn_graph *g, const char *base, nn_dtype dt, int ndi
                              const int64_t *dims, void *data);
 /* Add a fresh intermediate tensor named after base; returns its index or -1. */
 int nn_graph_add_tensor(nn_graph *g, const char *base);
+/* Change a node's op type and domain (strings copied). */
+nn_status nn_node_set_op(nn_node *n, const char *op_type, const char *domain);
+/* Make sure the model imports domain (at version when absent). */
+nn_status nn_model_ensure_opset(nn_model *m, const char *domain, int64_t version);
 /* Append an INT attribute to node n. */
 nn_status nn_node_add_attr_int(nn_node *n, const char *name, int64_t v);
 /* Remove index t from an ordered list (inputs/outputs/inits/value_infos). */

@@ -123,32 +123,6 @@ static nn_status set_inputs(nn_node *n, const int *in, int count) {
   return NN_OK;
 }
 
-static nn_status retype(nn_node *n, const char *op, const char *domain) {
-  char *a = strdup(op), *b = strdup(domain);
-  if (!a || !b) {
-    free(a);
-    free(b);
-    return nn_errorf(NN_ERR_NOMEM, "out of memory");
-  }
-  free(n->op_type);
-  free(n->domain);
-  n->op_type = a;
-  n->domain = b;
-  return NN_OK;
-}
-
-static nn_status ensure_ms_opset(nn_model *m) {
-  if (nn_model_opset(m, "com.microsoft") >= 0) return NN_OK;
-  nn_opset *o = realloc(m->opsets, (size_t)(m->n_opsets + 1) * sizeof *o);
-  if (!o) return nn_errorf(NN_ERR_NOMEM, "out of memory");
-  m->opsets = o;
-  o[m->n_opsets].domain = strdup("com.microsoft");
-  o[m->n_opsets].version = 1;
-  if (!o[m->n_opsets].domain) return nn_errorf(NN_ERR_NOMEM, "out of memory");
-  m->n_opsets++;
-  return NN_OK;
-}
-
 static const char *const k_moves[] = {"MaxPool",   "GlobalMaxPool", "Reshape", "Flatten",
                                       "Transpose", "Squeeze",       "Unsqueeze", "Identity",
                                       NULL};
@@ -228,7 +202,7 @@ nn_status nn_pass_lower_qdq(nn_model *m, int *n_lowered) {
       if (dw.zp < 0 && (dw.zp = zeros_like_scale(g, dw.scale, NN_INT8)) < 0) goto oom;
       n = &g->nodes[i];
       int in[9] = {dx.q, dx.scale, dx.zp, dw.q, dw.scale, dw.zp, ys, yz, bias};
-      if ((st = set_inputs(n, in, bias >= 0 ? 9 : 8)) || (st = retype(n, "QLinearConv", "")))
+      if ((st = set_inputs(n, in, bias >= 0 ? 9 : 8)) || (st = nn_node_set_op(n, "QLinearConv", "")))
         goto done;
     } else if (mm) {
       if (dw.zp < 0 &&
@@ -236,14 +210,14 @@ nn_status nn_pass_lower_qdq(nn_model *m, int *n_lowered) {
         goto oom;
       n = &g->nodes[i];
       int in[8] = {dx.q, dx.scale, dx.zp, dw.q, dw.scale, dw.zp, ys, yz};
-      if ((st = set_inputs(n, in, 8)) || (st = retype(n, "QLinearMatMul", ""))) goto done;
+      if ((st = set_inputs(n, in, 8)) || (st = nn_node_set_op(n, "QLinearMatMul", ""))) goto done;
     } else { /* Add */
       if (dw.per_axis) continue;
       if (dw.zp < 0 && (dw.zp = zeros_like_scale(g, dw.scale, NN_UINT8)) < 0) goto oom;
-      NN_TRY(ensure_ms_opset(m));
+      NN_TRY(nn_model_ensure_opset(m, "com.microsoft", 1));
       n = &g->nodes[i];
       int in[8] = {dx.q, dx.scale, dx.zp, dw.q, dw.scale, dw.zp, ys, yz};
-      if ((st = set_inputs(n, in, 8)) || (st = retype(n, "QLinearAdd", "com.microsoft")))
+      if ((st = set_inputs(n, in, 8)) || (st = nn_node_set_op(n, "QLinearAdd", "com.microsoft")))
         goto done;
     }
     n->outputs[0] = yq;
