@@ -424,9 +424,11 @@ def main():
                      "threads": 1, "seconds": round(train_s),
                      "blas": os.environ.get("LD_LIBRARY_PATH") or "system libblas.so.3"},
     }
-    with open(os.path.join(args.out, "unet_seg.json"), "w") as f:
+    json_path = os.path.join(args.out, "unet_seg.json")
+    with open(json_path + ".tmp", "w") as f:
         json.dump(meta, f, indent=1)
         f.write("\n")
+    os.replace(json_path + ".tmp", json_path)
     print(f"final test mIoU={miou:.4f} over {args.test_scenes} scenes "
           f"({args.test_scenes * SIZE * SIZE} pixels), pixel_acc={pixel_acc:.4f}, "
           f"object IoU (classes merged)={fg_iou:.4f}; "

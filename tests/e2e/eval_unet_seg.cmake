@@ -7,8 +7,12 @@ if(EXISTS ${_model} AND EXISTS ${_meta} AND EXISTS ${_data})
   file(READ ${_meta} _json)
   string(JSON _miou GET "${_json}" miou)
   string(JSON _samples GET "${_json}" test_samples)
-  # miou is a fraction with 4 decimals (0.4371): as a percentage with 2 decimals.
-  string(REGEX REPLACE "^0\\.([0-9][0-9])([0-9][0-9]).*$" "\\1.\\2" _pct "${_miou}")
+  # miou is a fraction (0.5341, 0.512, 0.5): as a percentage with 2 decimals.
+  string(REGEX REPLACE "^0\\.([0-9]*)$" "\\1" _digits "${_miou}")
+  string(APPEND _digits "0000")
+  string(SUBSTRING "${_digits}" 0 2 _int)
+  string(SUBSTRING "${_digits}" 2 2 _frac)
+  set(_pct "${_int}.${_frac}")
   add_test(NAME e2e.eval_unet_seg
     COMMAND nnopt eval ${_model} --data npz:${_data},inputs=input,labels=mask --metric miou
             --expect ${_pct} --tolerance 0.1)
