@@ -15,11 +15,20 @@ static void gemm_avx2(int64_t M, int64_t N, int64_t K, const float *A, int64_t l
   nn_f32_gemm_blocked(nn_f32_gemm_ukernel_6x16__avx2, 6, 16, M, N, K, A, lda, transA, B, ldb,
                       transB, C, ldc, alpha, beta);
 }
+/* The AVX-512 tile: 8x32 (16 accumulators); -DNN_F32_AVX512_MR=12 selects 12x32. */
+#ifndef NN_F32_AVX512_MR
+#define NN_F32_AVX512_MR 8
+#endif
+#if NN_F32_AVX512_MR == 12
+#define AVX512_UKERNEL nn_f32_gemm_ukernel_12x32__avx512
+#else
+#define AVX512_UKERNEL nn_f32_gemm_ukernel_8x32__avx512
+#endif
 static void gemm_avx512(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                         int transA, const float *B, int64_t ldb, int transB, float *C,
                         int64_t ldc, float alpha, float beta) {
-  nn_f32_gemm_blocked(nn_f32_gemm_ukernel_8x32__avx512, 8, 32, M, N, K, A, lda, transA, B,
-                      ldb, transB, C, ldc, alpha, beta);
+  nn_f32_gemm_blocked(AVX512_UKERNEL, NN_F32_AVX512_MR, 32, M, N, K, A, lda, transA, B, ldb,
+                      transB, C, ldc, alpha, beta);
 }
 #elif defined(__aarch64__)
 static void gemm_neon(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
@@ -43,8 +52,8 @@ void nn_kernels_init_f32(nn_kernels *k, nn_isa isa) {
   }
   if (isa >= NN_ISA_AVX512 && isa < NN_ISA_NEON) {
     k->f32_gemm = gemm_avx512;
-    k->f32_gemm_ukernel = nn_f32_gemm_ukernel_8x32__avx512;
-    k->f32_gemm_mr = 8;
+    k->f32_gemm_ukernel = AVX512_UKERNEL;
+    k->f32_gemm_mr = NN_F32_AVX512_MR;
     k->f32_gemm_nr = 32;
     k->f32_dwconv3x3[0] = nn_f32_dwconv3x3s1__avx512;
     k->f32_dwconv3x3[1] = nn_f32_dwconv3x3s2__avx512;

@@ -81,7 +81,9 @@ nn_f32_conv_plan *nn_f32_conv_plan_create(const nn_kernels *k, const nn_conv_par
   const double fill = (double)((pl->out_sz + nr - 1) / nr * nr) / (double)pl->out_sz;
   const double fill_t = (double)((pl->out_sz + mr - 1) / mr * mr) / (double)pl->out_sz *
                         (double)((pl->mg + nr - 1) / nr * nr) / (double)pl->mg;
-  pl->swap = pl->out_sz && pl->mg && pl->out_sz <= 1024 && fill_t < 0.95 * fill;
+  /* the transpose back costs about what 300 MACs per output do: worth it for deep K */
+  pl->swap = pl->out_sz && pl->mg && pl->out_sz <= 1024 && pl->kk >= 512 &&
+             fill_t < 0.95 * fill;
   pl->wg = pl->swap ? nn_f32_packed_b_size(pl->kk, pl->mg, nr)
                     : nn_f32_packed_a_size(pl->mg, pl->kk, mr);
   const size_t bytes = (pl->wg * (size_t)p->group * sizeof(float) + 63) / 64 * 64;

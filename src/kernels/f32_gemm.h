@@ -14,7 +14,8 @@
  *
  * Rounding: a fast GEMM sums the K products in a different order than the reference
  * (blocks of KC, FMA contraction), so results agree with nn_f32_gemm__ref within
- * |error| <= K * 2^-22 * sum_k |a_ik * b_kj| (what tests/kernels asserts), not exactly.
+ * |error| <= 1e-6 * (K + 4) * (sum_k |a_ik * b_kj| + |bias| + |c|), not exactly (the
+ * bound tests/kernels/test_f32_kernels.c asserts).
  */
 #ifndef NN_KERNELS_F32_GEMM_H
 #define NN_KERNELS_F32_GEMM_H

@@ -13,6 +13,12 @@
 #include "kernels/ref/qgemm.h"
 #include "kernels/ref/requant.h"
 
+/* The float expressions here must round like the SIMD kernels (a multiply, then an
+ * add): no contraction into fused multiply-adds (GCC's ISO mode already does not). */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 /* ------------------------------------------------------------------ microkernel */

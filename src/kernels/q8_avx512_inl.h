@@ -25,9 +25,25 @@ static inline __m512i q8_requant16(__m512i v, __m512 scale, __m512 lo, __m512 hi
   return _mm512_add_epi32(_mm512_cvtps_epi32(f), zp);
 }
 
+/* Epilogue constants of a tile, read once (stores through c may alias *p, so the
+ * compiler would otherwise reload them for every row). */
+typedef struct q8_epi512 {
+  __m512 lo, hi;
+  __m512i zp;
+} q8_epi512;
+
+static inline q8_epi512 q8_epi512_make(const nn_q8_gemm_params *p) {
+  q8_epi512 e;
+  e.lo = _mm512_set1_ps((float)(p->qmin - p->out_zp));
+  e.hi = _mm512_set1_ps((float)(p->qmax - p->out_zp));
+  e.zp = _mm512_set1_epi32(p->out_zp);
+  return e;
+}
+
 /* Store row r (< mr) of a tile held as two vectors of 16 columns (nc <= 32 valid). */
 static inline void q8_store_row32(__m512i v0, __m512i v1, size_t r, size_t nc, void *c,
-                                  size_t ldc, int mode, const nn_q8_gemm_params *p) {
+                                  size_t ldc, int mode, const nn_q8_gemm_params *p,
+                                  const q8_epi512 *e) {
   const __mmask16 k0 = q8_mask16(nc), k1 = nc > 16 ? q8_mask16(nc - 16) : 0;
   if (p->row_bias) {
     const __m512i b = _mm512_set1_epi32(p->row_bias[r]);
@@ -51,11 +67,8 @@ static inline void q8_store_row32(__m512i v0, __m512i v1, size_t r, size_t nc, v
     return;
   }
   const __m512 s = _mm512_set1_ps(p->scale[r]);
-  const __m512 lo = _mm512_set1_ps((float)(p->qmin - p->out_zp));
-  const __m512 hi = _mm512_set1_ps((float)(p->qmax - p->out_zp));
-  const __m512i zp = _mm512_set1_epi32(p->out_zp);
-  __m128i q0 = _mm512_cvtepi32_epi8(q8_requant16(v0, s, lo, hi, zp));
-  __m128i q1 = _mm512_cvtepi32_epi8(q8_requant16(v1, s, lo, hi, zp));
+  __m128i q0 = _mm512_cvtepi32_epi8(q8_requant16(v0, s, e->lo, e->hi, e->zp));
+  __m128i q1 = _mm512_cvtepi32_epi8(q8_requant16(v1, s, e->lo, e->hi, e->zp));
   __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(q0), q1, 1);
   const __mmask32 km = nc >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << nc) - 1u);
   _mm256_mask_storeu_epi8((uint8_t *)c + r * ldc, km, q);

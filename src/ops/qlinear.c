@@ -15,6 +15,12 @@
 #include "kernels/ref/requant.h"
 #include "ops/op.h"
 
+/* The reference expressions must round like q8_add (a multiply, then an add): no
+ * contraction into fused multiply-adds (GCC's ISO mode already does not). */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 typedef enum { QL_ADD, QL_MUL } ql_kind;
 
 static const char *const g_names[] = {"A", "A_scale", "A_zero_point", "B",

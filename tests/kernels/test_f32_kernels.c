@@ -15,6 +15,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/f32_conv.h"
 #include "kernels/f32_gemm.h"
+#include "kernels/f32_pool.h"
 #include "kernels/ref/conv.h"
 #include "kernels/ref/gemm.h"
 #include "runtime/threadpool.h"
@@ -316,9 +317,9 @@ static void test_conv(const nn_kernels *k, nn_threadpool *pool) {
       {1, 6, 12, 6, 8, 8, 3, 3, 1, 1, 1},      /* depthwise multiplier 2 (GEMM path) */
       {1, 5, 5, 5, 9, 9, 5, 5, 1, 2, 1},       /* depthwise 5x5 (GEMM path) */
       {1, 300, 33, 1, 6, 5, 3, 3, 1, 1, 1},    /* K > KC */
-      {1, 64, 96, 1, 7, 7, 1, 1, 1, 0, 1},     /* pointwise, few positions (swapped GEMM) */
-      {2, 16, 64, 2, 6, 6, 3, 3, 1, 1, 1},     /* grouped 3x3, swapped GEMM */
-      {1, 40, 200, 1, 7, 7, 3, 3, 1, 1, 1},    /* swapped with K > KC, M > NC */
+      {1, 640, 96, 1, 7, 7, 1, 1, 1, 0, 1},    /* pointwise, few positions (swapped GEMM) */
+      {2, 128, 64, 2, 6, 6, 3, 3, 1, 1, 1},    /* grouped 3x3, swapped GEMM */
+      {1, 60, 300, 1, 7, 7, 3, 3, 1, 1, 1},    /* swapped with K > KC, M > NC */
   };
   for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
     conv_case(k, pool, &shapes[i], 0, 1);
@@ -530,6 +531,53 @@ static void test_dwconv(const nn_kernels *k) {
   }
 }
 
+/* ---- max pooling vs nn_f32_maxpool__ref (exact) ---- */
+
+static void test_maxpool(const nn_kernels *k) {
+  if (!k->f32_maxpool2d) return;
+  static const int64_t sizes[] = {1, 2, 5, 8, 13, 31};
+  for (size_t a = 0; a < 6; a++)
+    for (size_t b = 0; b < 6; b++)
+      for (int64_t kk = 1; kk <= 4; kk++)
+        for (int64_t s = 1; s <= 3; s++)
+          for (int64_t pad = 0; pad < kk && pad <= 2; pad++)
+            for (int64_t dil = 1; dil <= 2; dil++) {
+              nn_pool_params p;
+              memset(&p, 0, sizeof p);
+              p.planes = 3;
+              const int64_t in[3] = {1, sizes[a], sizes[b]};
+              int ok = 1;
+              for (int d = 0; d < 3; d++) {
+                p.in[d] = in[d];
+                p.kernel[d] = d ? kk : 1;
+                p.stride[d] = d ? s : 1;
+                p.dilation[d] = d ? dil : 1;
+                p.pad_begin[d] = d ? pad : 0;
+                p.pad_end[d] = d ? (pad + (int64_t)a) % (kk) : 0; /* uneven end pads */
+                const int64_t ek = (p.kernel[d] - 1) * p.dilation[d] + 1;
+                const int64_t span = in[d] + p.pad_begin[d] + p.pad_end[d] - ek;
+                if (span < 0) ok = 0;
+                p.out[d] = span < 0 ? 0 : span / p.stride[d] + 1;
+              }
+              if (!ok) continue;
+              const size_t xs = (size_t)(3 * sizes[a] * sizes[b]);
+              const size_t ys = (size_t)(3 * p.out[1] * p.out[2]);
+              kt_guard gx, gy;
+              float *x = kt_guard_rand(xs, &gx), *y = kt_guard_alloc(ys, &gy);
+              float *r = malloc(ys * sizeof *r + 1);
+              nn_f32_maxpool__ref(&p, x, r, NULL);
+              k->f32_maxpool2d(&p, x, y, 0, 1);
+              k->f32_maxpool2d(&p, x, y, 1, 2);
+              KT_CHECK(!memcmp(y, r, ys * sizeof *r),
+                       "%s maxpool %lldx%lld k%lld s%lld pad %lld dil %lld differs", g_level,
+                       (long long)sizes[a], (long long)sizes[b], (long long)kk, (long long)s,
+                       (long long)pad, (long long)dil);
+              free(r);
+              kt_guard_free(&gx);
+              kt_guard_free(&gy);
+            }
+}
+
 /* ---- the thread pool ---- */
 
 static void count_task(void *ctx, size_t thread, size_t task) {
@@ -589,6 +637,7 @@ int main(void) {
     test_convt(&k, pool2);
     test_pack(&k);
     test_dwconv(&k);
+    test_maxpool(&k);
   }
   nn_threadpool_destroy(pool2);
   nn_threadpool_destroy(pool3);

@@ -8,7 +8,7 @@
  * QLinearAdd; QuantizeLinear (ties, NaN, infinities, huge values); 8-bit MaxPool.
  * Buffers end at a PROT_NONE page so any over-read faults.
  * Plain C (no test framework) so it also runs under qemu-aarch64; ends with the line
- * "N passed, N failed".
+ * "N passed, N failed". NNOPT_ISA=level restricts it to one level.
  */
 #include <math.h>
 #include <stdint.h>
@@ -348,6 +348,51 @@ static void test_add(const nn_kernels *k) {
     }
 }
 
+/* ---------------------------------------------------------------- im2col panels */
+
+/* nn_q8_im2col_panel against the columns of nn_x8_im2col__ref, over blocks of columns
+ * that start and end anywhere in the output rows. */
+static void test_im2col_panel(void) {
+  static const int64_t cfg[][8] = {
+      /* c, h, w, k, s, d, pad_begin, pad_end */
+      {3, 9, 11, 3, 1, 1, 1, 1}, {2, 7, 7, 7, 2, 1, 3, 3}, {4, 14, 13, 3, 2, 1, 1, 0},
+      {1, 5, 5, 3, 1, 2, 2, 2},  {5, 3, 3, 3, 1, 1, 1, 1}, {2, 20, 30, 1, 3, 1, 0, 0},
+      {1, 1, 40, 5, 1, 1, 2, 2}, {3, 12, 12, 5, 3, 2, 4, 1},
+  };
+  for (size_t ci = 0; ci < sizeof cfg / sizeof cfg[0]; ci++) {
+    nn_conv_geom g;
+    memset(&g, 0, sizeof g);
+    g.rank = 2;
+    g.channels = cfg[ci][0];
+    for (int d = 0; d < 2; d++) {
+      g.in[d] = cfg[ci][1 + d];
+      g.kernel[d] = cfg[ci][3];
+      g.stride[d] = cfg[ci][4];
+      g.dilation[d] = cfg[ci][5];
+      g.pad_begin[d] = cfg[ci][6];
+      const int64_t ek = (g.kernel[d] - 1) * g.dilation[d] + 1;
+      g.out[d] = (g.in[d] + cfg[ci][6] + cfg[ci][7] - ek) / g.stride[d] + 1;
+    }
+    const size_t k = (size_t)(g.channels * g.kernel[0] * g.kernel[1]);
+    const size_t p = (size_t)(g.out[0] * g.out[1]);
+    guard gx;
+    uint8_t *x = gmalloc(&gx, (size_t)(g.channels * g.in[0] * g.in[1]));
+    fill(x, (size_t)(g.channels * g.in[0] * g.in[1]));
+    uint8_t *col = malloc(k * p), *rows = malloc(k * 256);
+    nn_x8_im2col__ref(&g, x, 0x3C, col);
+    int ok = 1;
+    for (size_t p0 = 0; p0 < p && ok; p0 += 1 + p0 % 37) {
+      const size_t nc = p - p0 < 1 + (p0 * 7) % 256 ? p - p0 : 1 + (p0 * 7) % 256;
+      nn_q8_im2col_panel(&g, x, 0x3C, p0, nc, 256, rows);
+      for (size_t kk = 0; kk < k && ok; kk++)
+        if (memcmp(rows + kk * 256, col + kk * p + p0, nc)) ok = 0;
+      CHECK(ok, "im2col_panel cfg %zu p0 %zu nc %zu", ci, p0, nc);
+    }
+    free(col), free(rows);
+    gfree(&gx);
+  }
+}
+
 /* ---------------------------------------------------------------- QuantizeLinear */
 
 static void test_quantize(const nn_kernels *k) {
@@ -423,9 +468,20 @@ static void test_maxpool(void) {
 int main(void) {
   nn_isa done[8];
   int ndone = 0;
+  /* NNOPT_ISA (as the cross-build script sets it per run) limits the test to that level
+   * (clamped to this CPU); unset, every level this CPU has is tested. */
+  const char *env = getenv("NNOPT_ISA");
+  const int only = env && *env ? nn_isa_parse(env) : -1;
+  nn_isa only_isa = NN_ISA_REF;
+  if (only >= 0) {
+    nn_kernels t;
+    nn_kernels_fill(&t, (nn_isa)only);
+    only_isa = t.isa;
+  }
   for (size_t li = 0; li < sizeof k_levels / sizeof k_levels[0]; li++) {
     nn_kernels k;
     nn_kernels_fill(&k, k_levels[li]);
+    if (only >= 0 && k.isa != only_isa) continue;
     if (k.isa != k_levels[li]) continue; /* not on this machine */
     int seen = 0;
     for (int d = 0; d < ndone; d++) seen |= done[d] == k.isa;
@@ -443,6 +499,7 @@ int main(void) {
   }
   g_level = "generic";
   test_maxpool();
+  test_im2col_panel();
   printf("%d passed, %d failed\n", g_pass, g_fail);
   return g_fail ? 1 : 0;
 }

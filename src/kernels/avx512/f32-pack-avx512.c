@@ -141,7 +141,7 @@ void nn_f32_conv_pack_b__avx512(const void *ctx_, size_t j0, size_t nj, size_t k
                                 size_t nr, float *dst) {
   const nn_f32_conv_pack_ctx *ctx = ctx_;
   const nn_conv_params *p = ctx->p;
-  if (nr % 16 || p->in[0] != 1 || p->kernel[0] != 1 || p->stride[2] > 2) {
+  if (p->in[0] != 1 || p->kernel[0] != 1 || p->stride[2] > 2) { /* any nr: masked stores */
     nn_f32_conv_pack_b(ctx_, j0, nj, k0, kc, nr, dst);
     return;
   }

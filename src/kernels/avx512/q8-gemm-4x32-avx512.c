@@ -54,19 +54,20 @@ void nn_q8_gemm_ukernel_4x32__avx512(size_t mr, size_t nc, size_t kq, const int8
     MADD(2);
     MADD(3);
   }
+  const q8_epi512 e = q8_epi512_make(p);
   __m512i lo, hi;
   fold(a00, a01, a02, a03, &lo, &hi);
-  q8_store_row32(lo, hi, 0, nc, c, ldc, mode, p);
+  q8_store_row32(lo, hi, 0, nc, c, ldc, mode, p, &e);
   if (mr > 1) {
     fold(a10, a11, a12, a13, &lo, &hi);
-    q8_store_row32(lo, hi, 1, nc, c, ldc, mode, p);
+    q8_store_row32(lo, hi, 1, nc, c, ldc, mode, p, &e);
   }
   if (mr > 2) {
     fold(a20, a21, a22, a23, &lo, &hi);
-    q8_store_row32(lo, hi, 2, nc, c, ldc, mode, p);
+    q8_store_row32(lo, hi, 2, nc, c, ldc, mode, p, &e);
   }
   if (mr > 3) {
     fold(a30, a31, a32, a33, &lo, &hi);
-    q8_store_row32(lo, hi, 3, nc, c, ldc, mode, p);
+    q8_store_row32(lo, hi, 3, nc, c, ldc, mode, p, &e);
   }
 }

@@ -33,12 +33,13 @@ void nn_q8_gemm_ukernel_8x32__avx512vnni(size_t mr, size_t nc, size_t kq, const 
     DP(6);
     DP(7);
   }
-  q8_store_row32(a00, a01, 0, nc, c, ldc, mode, p);
-  if (mr > 1) q8_store_row32(a10, a11, 1, nc, c, ldc, mode, p);
-  if (mr > 2) q8_store_row32(a20, a21, 2, nc, c, ldc, mode, p);
-  if (mr > 3) q8_store_row32(a30, a31, 3, nc, c, ldc, mode, p);
-  if (mr > 4) q8_store_row32(a40, a41, 4, nc, c, ldc, mode, p);
-  if (mr > 5) q8_store_row32(a50, a51, 5, nc, c, ldc, mode, p);
-  if (mr > 6) q8_store_row32(a60, a61, 6, nc, c, ldc, mode, p);
-  if (mr > 7) q8_store_row32(a70, a71, 7, nc, c, ldc, mode, p);
+  const q8_epi512 e = q8_epi512_make(p);
+  q8_store_row32(a00, a01, 0, nc, c, ldc, mode, p, &e);
+  if (mr > 1) q8_store_row32(a10, a11, 1, nc, c, ldc, mode, p, &e);
+  if (mr > 2) q8_store_row32(a20, a21, 2, nc, c, ldc, mode, p, &e);
+  if (mr > 3) q8_store_row32(a30, a31, 3, nc, c, ldc, mode, p, &e);
+  if (mr > 4) q8_store_row32(a40, a41, 4, nc, c, ldc, mode, p, &e);
+  if (mr > 5) q8_store_row32(a50, a51, 5, nc, c, ldc, mode, p, &e);
+  if (mr > 6) q8_store_row32(a60, a61, 6, nc, c, ldc, mode, p, &e);
+  if (mr > 7) q8_store_row32(a70, a71, 7, nc, c, ldc, mode, p, &e);
 }
