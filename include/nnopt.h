@@ -152,6 +152,11 @@ nn_status nn_model_save(const nn_model *m, const char *path, const nn_save_optio
 nn_status nn_model_save_buffer(const nn_model *m, void **buf, size_t *len);
 void nn_model_free(nn_model *m);
 
+/* Rewrite the graph for faster execution, as ONNX Runtime's default level does:
+ * constant folding, BatchNormalization folded into convolutions, Conv + Relu/Clip
+ * fused (com.microsoft FusedConv), dead nodes removed. The model stays valid ONNX. */
+nn_status nn_model_optimize(nn_model *m);
+
 /* Validate the main graph and its subgraphs: cycles, undefined inputs, duplicate
  * outputs, attribute types, unsupported ops (when check_ops is non-zero). */
 nn_status nn_model_validate(const nn_model *m, int check_ops);

@@ -58,32 +58,6 @@ static nn_status set_activation(nn_node *cv, const char *act, const float *param
   return NN_OK;
 }
 
-static nn_status retype(nn_node *n, const char *op, const char *domain) {
-  char *a = strdup(op), *b = strdup(domain);
-  if (!a || !b) {
-    free(a);
-    free(b);
-    return nn_errorf(NN_ERR_NOMEM, "out of memory");
-  }
-  free(n->op_type);
-  free(n->domain);
-  n->op_type = a;
-  n->domain = b;
-  return NN_OK;
-}
-
-static nn_status ensure_ms_opset(nn_model *m) {
-  if (nn_model_opset(m, "com.microsoft") >= 0) return NN_OK;
-  nn_opset *o = realloc(m->opsets, (size_t)(m->n_opsets + 1) * sizeof *o);
-  if (!o) return nn_errorf(NN_ERR_NOMEM, "out of memory");
-  m->opsets = o;
-  o[m->n_opsets].domain = strdup("com.microsoft");
-  o[m->n_opsets].version = 1;
-  if (!o[m->n_opsets].domain) return nn_errorf(NN_ERR_NOMEM, "out of memory");
-  m->n_opsets++;
-  return NN_OK;
-}
-
 nn_status nn_pass_fuse_conv_activation(nn_model *m, int *n_fused) {
   nn_graph *g = m->graph;
   nn_status st = NN_OK;
@@ -122,7 +96,7 @@ nn_status nn_pass_fuse_conv_activation(nn_model *m, int *n_fused) {
         continue;
       }
     }
-    if ((st = retype(cv, "FusedConv", "com.microsoft")) ||
+    if ((st = nn_node_set_op(cv, "FusedConv", "com.microsoft")) ||
         (st = set_activation(cv, relu ? "Relu" : "Clip", mm, clip ? 2 : 0)))
       goto done;
     cv->outputs[0] = act->outputs[0];
@@ -130,7 +104,7 @@ nn_status nn_pass_fuse_conv_activation(nn_model *m, int *n_fused) {
     (*n_fused)++;
   }
   if (*n_fused) {
-    if ((st = ensure_ms_opset(m))) goto done;
+    if ((st = nn_model_ensure_opset(m, "com.microsoft", 1))) goto done;
     nn_graph_remove_nodes(g, kill);
     int removed;
     st = nn_pass_eliminate_dead(m, &removed); /* Clip bounds nobody reads now */

@@ -12,7 +12,6 @@
 
 #include "cli.h"
 #include "kernels/dispatch.h"
-#include "passes/passes.h"
 
 /* Deterministic inputs for the model inputs not given: floats in [0, 1), integers 1
  * (valid token ids and attention masks), booleans true. Symbolic dims become 1. */
@@ -122,15 +121,9 @@ int cmd_bench(int argc, char **argv) {
     rc = cli_fail(st);
     goto done;
   }
-  /* --optimize: the graph rewrites ONNX Runtime also makes (its default "all" level):
-   * constants folded, BatchNormalization folded into convolutions, Relu/Clip fused. */
-  if (optimize) {
-    int n;
-    if ((st = nn_pass_fold_constants(m, &n)) || (st = nn_pass_fold_batchnorm(m, &n)) ||
-        (st = nn_pass_fuse_conv_activation(m, &n)) || (st = nn_pass_eliminate_dead(m, &n))) {
-      rc = cli_fail(st);
-      goto done;
-    }
+  if (optimize && (st = nn_model_optimize(m))) {
+    rc = cli_fail(st);
+    goto done;
   }
   if ((st = nn_session_create(m, &opt, &s))) {
     rc = cli_fail(st);

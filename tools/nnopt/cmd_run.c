@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 
 #include "cli.h"
-#include "passes/passes.h"
 
 /* Give unnamed inputs the names of the model inputs not named explicitly, in order. */
 static int assign_names(nn_session *s, cli_inputs *in) {
@@ -104,13 +103,9 @@ int cmd_run(int argc, char **argv) {
     rc = cli_fail(st);
     goto done;
   }
-  if (optimize) { /* as nnopt bench --optimize: BN folding, Conv+Relu/Clip fusion */
-    int n;
-    if ((st = nn_pass_fold_constants(m, &n)) || (st = nn_pass_fold_batchnorm(m, &n)) ||
-        (st = nn_pass_fuse_conv_activation(m, &n)) || (st = nn_pass_eliminate_dead(m, &n))) {
-      rc = cli_fail(st);
-      goto done;
-    }
+  if (optimize && (st = nn_model_optimize(m))) {
+    rc = cli_fail(st);
+    goto done;
   }
   if ((st = nn_session_create(m, &opt, &s))) {
     rc = cli_fail(st);
