@@ -366,13 +366,36 @@ MODELS = {
     "bert_sst2": (make_bert_sst2, 108, False),
 }
 CI_MODELS = ["mobilenet_v2", "resnet18", "bert_small", "unet_small"]
+# Committed fixtures: their cache folder is rebuilt whenever the committed file changes.
+COMMITTED = {"mobilenetv2_fmnist": ["mobilenetv2_fmnist.onnx", "mobilenetv2_fmnist.json"],
+             "bert_sst2": ["bert_sst2.onnx", "sst2_dev_tokens.npz"]}
+
+
+def source_stamp(name):
+    """Size and mtime of the committed files a cached fixture was copied from."""
+    return "\n".join(f"{f} {os.path.getsize(os.path.join(HERE, f))} "
+                     f"{os.path.getmtime(os.path.join(HERE, f)):.6f}"
+                     for f in COMMITTED.get(name, []) if os.path.exists(os.path.join(HERE, f)))
+
+
+def stale(name, out_dir):
+    if name not in COMMITTED:
+        return False
+    stamp = os.path.join(out_dir, "source.stamp")
+    return not os.path.exists(stamp) or open(stamp).read() != source_stamp(name)
+
+
+def write_stamp(name, out_dir):
+    if name in COMMITTED:
+        with open(os.path.join(out_dir, "source.stamp"), "w") as f:
+            f.write(source_stamp(name))
 
 
 def build(name, out_root, force=False):
     fn, seed, needs_torch = MODELS[name]
     out_dir = os.path.join(out_root, name)
     meta_path = os.path.join(out_dir, "meta.json")
-    if os.path.exists(meta_path) and not force:
+    if os.path.exists(meta_path) and not force and not stale(name, out_dir):
         print(f"{name}: reusing {out_dir}")
         return
     if needs_torch:
@@ -386,6 +409,7 @@ def build(name, out_root, force=False):
     with open(meta_path + ".tmp", "w") as f:
         json.dump(meta, f, indent=1)
     os.replace(meta_path + ".tmp", meta_path)
+    write_stamp(name, out_dir)
     print(f"{name}: wrote {out_dir}/model.onnx ({file_mb(os.path.join(out_dir, 'model.onnx')):.1f} MB)")
 
 

