@@ -382,6 +382,15 @@ typedef struct nn_eval_options {
   /* Called after each batch with samples done and total (may be NULL). */
   void (*progress)(void *user, int64_t done, int64_t total);
   void *user;
+  /* Streaming models (Silero VAD): chunk > 0 runs each sample's data input in
+   * consecutive chunks of that many values along its last dimension, each preceded by
+   * the context values before it (zeros at the start), and scores the chunks' first
+   * output values as one [1, chunks] array. state lists "input=output" pairs fed back
+   * between chunks (zeros at the start of each sample); consts lists "input=value"
+   * scalars (e.g. "sr=16000"). Lists are comma separated. */
+  int64_t chunk, context;
+  const char *state;
+  const char *consts;
 } nn_eval_options;
 
 typedef struct nn_eval_result {

@@ -38,8 +38,11 @@ int cmd_eval(int argc, char **argv) {
     else if (!strcmp(a, "--output") && more) eo.output = argv[++i];
     else if (!strcmp(a, "--charset") && more) mo.charset = argv[++i];
     else if (!strcmp(a, "--average") && more) mo.average = argv[++i];
+    else if (!strcmp(a, "--state") && more) eo.state = argv[++i];
+    else if (!strcmp(a, "--const") && more) eo.consts = argv[++i];
     else if ((!strcmp(a, "--limit") || !strcmp(a, "--batch") || !strcmp(a, "--threads") ||
-              !strcmp(a, "--positive")) && more) {
+              !strcmp(a, "--positive") || !strcmp(a, "--chunk") || !strcmp(a, "--context")) &&
+             more) {
       if (!parse_num(argv[++i], &v) || v < 0 || v != floor(v) || v > 1e12) {
         rc = cli_usage("eval", "%s needs a non-negative integer, not '%s'", a, argv[i]);
         goto done;
@@ -47,6 +50,8 @@ int cmd_eval(int argc, char **argv) {
       if (!strcmp(a, "--limit")) eo.limit = (int64_t)v;
       else if (!strcmp(a, "--batch")) eo.batch = (int)v;
       else if (!strcmp(a, "--threads")) eo.threads = (int)v;
+      else if (!strcmp(a, "--chunk")) eo.chunk = (int64_t)v;
+      else if (!strcmp(a, "--context")) eo.context = (int64_t)v;
       else mo.positive = (int)v;
     } else if ((!strcmp(a, "--threshold") || !strcmp(a, "--expect") ||
                 !strcmp(a, "--tolerance")) && more) {
