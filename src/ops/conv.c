@@ -35,28 +35,6 @@ static nn_status parse_auto_pad(nn_op_ctx *ctx, int *out) {
   return NN_OK;
 }
 
-/* An optional INTS attribute with exactly n values (each >= min), or dflt. */
-static nn_status ints_attr(nn_op_ctx *ctx, const char *name, int n, int64_t dflt,
-                           int64_t min, int64_t *out, int *present) {
-  const int64_t *v;
-  int c = nn_attr_ints(ctx->node, name, &v);
-  if (present) *present = c >= 0;
-  if (c < 0) {
-    for (int i = 0; i < n; i++) out[i] = dflt;
-    return NN_OK;
-  }
-  if (c != n)
-    return nn_op_error(ctx, NN_ERR_INVALID, "attribute '%s' has %d values, expected %d",
-                       name, c, n);
-  for (int i = 0; i < n; i++) {
-    if (v[i] < min)
-      return nn_op_error(ctx, NN_ERR_INVALID, "attribute '%s'[%d] is %lld, expected >= %lld",
-                         name, i, (long long)v[i], (long long)min);
-    out[i] = v[i];
-  }
-  return NN_OK;
-}
-
 /* Common checks of X and W; fills batch/channels/group and the spatial rank. */
 static nn_status check_inputs(nn_op_ctx *ctx, int transpose, nn_conv_params *p, int *nsp) {
   const nn_value *x = nn_in(ctx, 0), *w = nn_in(ctx, 1), *b = nn_in(ctx, 2);
@@ -132,9 +110,9 @@ static nn_status conv_setup(nn_op_ctx *ctx, nn_conv_params *p, int64_t *outdims)
   nn_status s;
   if ((s = check_inputs(ctx, 0, p, &nsp))) return s;
   if ((s = parse_auto_pad(ctx, &ap))) return s;
-  if ((s = ints_attr(ctx, "strides", nsp, 1, 1, st, NULL))) return s;
-  if ((s = ints_attr(ctx, "dilations", nsp, 1, 1, dl, NULL))) return s;
-  if ((s = ints_attr(ctx, "pads", 2 * nsp, 0, 0, pads, NULL))) return s;
+  if ((s = nn_op_ints_attr(ctx, "strides", nsp, 1, 1, st, NULL))) return s;
+  if ((s = nn_op_ints_attr(ctx, "dilations", nsp, 1, 1, dl, NULL))) return s;
+  if ((s = nn_op_ints_attr(ctx, "pads", 2 * nsp, 0, 0, pads, NULL))) return s;
   const nn_value *x = nn_in(ctx, 0), *w = nn_in(ctx, 1);
   const int off = NN_CONV_SP - nsp; /* 1-D/2-D problems fill the trailing dims */
   outdims[0] = p->batch;
@@ -281,10 +259,10 @@ static nn_status convt_setup(nn_op_ctx *ctx, nn_conv_params *p, int64_t *outdims
   nn_status s;
   if ((s = check_inputs(ctx, 1, p, &nsp))) return s;
   if ((s = parse_auto_pad(ctx, &ap))) return s;
-  if ((s = ints_attr(ctx, "strides", nsp, 1, 1, st, NULL))) return s;
-  if ((s = ints_attr(ctx, "dilations", nsp, 1, 1, dl, NULL))) return s;
-  if ((s = ints_attr(ctx, "pads", 2 * nsp, 0, 0, pads, NULL))) return s;
-  if ((s = ints_attr(ctx, "output_padding", nsp, 0, 0, opad, NULL))) return s;
+  if ((s = nn_op_ints_attr(ctx, "strides", nsp, 1, 1, st, NULL))) return s;
+  if ((s = nn_op_ints_attr(ctx, "dilations", nsp, 1, 1, dl, NULL))) return s;
+  if ((s = nn_op_ints_attr(ctx, "pads", 2 * nsp, 0, 0, pads, NULL))) return s;
+  if ((s = nn_op_ints_attr(ctx, "output_padding", nsp, 0, 0, opad, NULL))) return s;
   /* output_shape holds the spatial dims, or (as some exporters write) all dims. */
   const int64_t *os;
   int nos = nn_attr_ints(ctx->node, "output_shape", &os);

@@ -98,6 +98,11 @@ nn_status nn_op_need_io(nn_op_ctx *ctx, int n_in);
  * nn_bytes copied into y are duplicated; on failure the rest is emptied, never shared. */
 nn_status nn_value_own_strings(nn_op_ctx *ctx, nn_value *y);
 
+/* An optional INTS attribute with exactly n values (each >= min), or dflt for all;
+ * *present (may be NULL) says whether the node has it. */
+nn_status nn_op_ints_attr(nn_op_ctx *ctx, const char *name, int n, int64_t dflt, int64_t min,
+                          int64_t *out, int *present);
+
 /* Numpy-style broadcast of shapes a and b into out; error names the node. */
 nn_status nn_broadcast_shape(nn_op_ctx *ctx, int na, const int64_t *a, int nb,
                              const int64_t *b, int *nout, int64_t *out);

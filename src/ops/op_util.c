@@ -138,3 +138,24 @@ nn_status nn_value_own_strings(nn_op_ctx *ctx, nn_value *y) {
   }
   return NN_OK;
 }
+
+nn_status nn_op_ints_attr(nn_op_ctx *ctx, const char *name, int n, int64_t dflt,
+                          int64_t min, int64_t *out, int *present) {
+  const int64_t *v;
+  int c = nn_attr_ints(ctx->node, name, &v);
+  if (present) *present = c >= 0;
+  if (c < 0) {
+    for (int i = 0; i < n; i++) out[i] = dflt;
+    return NN_OK;
+  }
+  if (c != n)
+    return nn_op_error(ctx, NN_ERR_INVALID, "attribute '%s' has %d values, expected %d",
+                       name, c, n);
+  for (int i = 0; i < n; i++) {
+    if (v[i] < min)
+      return nn_op_error(ctx, NN_ERR_INVALID, "attribute '%s'[%d] is %lld, expected >= %lld",
+                         name, i, (long long)v[i], (long long)min);
+    out[i] = v[i];
+  }
+  return NN_OK;
+}

@@ -16,28 +16,6 @@
 
 enum { POOL_MAX, POOL_AVG, POOL_LP };
 
-/* An optional INTS attribute with exactly n values (each >= min), or dflt. */
-static nn_status ints_attr(nn_op_ctx *ctx, const char *name, int n, int64_t dflt,
-                           int64_t min, int64_t *out, int *present) {
-  const int64_t *v;
-  int c = nn_attr_ints(ctx->node, name, &v);
-  if (present) *present = c >= 0;
-  if (c < 0) {
-    for (int i = 0; i < n; i++) out[i] = dflt;
-    return NN_OK;
-  }
-  if (c != n)
-    return nn_op_error(ctx, NN_ERR_INVALID, "attribute '%s' has %d values, expected %d",
-                       name, c, n);
-  for (int i = 0; i < n; i++) {
-    if (v[i] < min)
-      return nn_op_error(ctx, NN_ERR_INVALID, "attribute '%s'[%d] is %lld, expected >= %lld",
-                         name, i, (long long)v[i], (long long)min);
-    out[i] = v[i];
-  }
-  return NN_OK;
-}
-
 /* The Lp exponent: FLOAT in LpPool-1/GlobalLpPool-1, INT from opset 2. */
 static nn_status lp_exponent(nn_op_ctx *ctx, double *pw) {
   const nn_attr *a = nn_node_attr(ctx->node, "p");
@@ -71,11 +49,11 @@ static nn_status pool_setup(nn_op_ctx *ctx, int kind, nn_pool_params *p, int64_t
   const int nsp = x->ndim - 2, off = NN_POOL_SP - nsp;
   int64_t ks[NN_POOL_SP], st[NN_POOL_SP], dl[NN_POOL_SP], pads[2 * NN_POOL_SP];
   int has_ks;
-  if ((s = ints_attr(ctx, "kernel_shape", nsp, 1, 1, ks, &has_ks))) return s;
+  if ((s = nn_op_ints_attr(ctx, "kernel_shape", nsp, 1, 1, ks, &has_ks))) return s;
   if (!has_ks) return nn_op_error(ctx, NN_ERR_INVALID, "attribute 'kernel_shape' is required");
-  if ((s = ints_attr(ctx, "strides", nsp, 1, 1, st, NULL))) return s;
-  if ((s = ints_attr(ctx, "dilations", nsp, 1, 1, dl, NULL))) return s;
-  if ((s = ints_attr(ctx, "pads", 2 * nsp, 0, 0, pads, NULL))) return s;
+  if ((s = nn_op_ints_attr(ctx, "strides", nsp, 1, 1, st, NULL))) return s;
+  if ((s = nn_op_ints_attr(ctx, "dilations", nsp, 1, 1, dl, NULL))) return s;
+  if ((s = nn_op_ints_attr(ctx, "pads", 2 * nsp, 0, 0, pads, NULL))) return s;
   const int64_t ceil_mode = nn_attr_int(ctx->node, "ceil_mode", 0);
   const char *ap = nn_attr_string(ctx->node, "auto_pad", "NOTSET");
   const int same_upper = !strcmp(ap, "SAME_UPPER"), same_lower = !strcmp(ap, "SAME_LOWER");
