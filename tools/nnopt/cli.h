@@ -25,6 +25,9 @@ typedef struct cli_inputs {
  * missing name is filled later from the model's input order. */
 nn_status cli_inputs_add(cli_inputs *in, const char *spec);
 void cli_inputs_free(cli_inputs *in);
+/* Give unnamed inputs the names of the model inputs not named explicitly, in order;
+ * -1 when more inputs were given than the model has. */
+int cli_inputs_assign_names(cli_inputs *in, const nn_session *s);
 /* Progress bar on stderr when it is a terminal (an nn_*_options progress callback);
  * cli_progress_done() marks the end of a task, so the next one restarts the clock. */
 void cli_progress(void *user, int64_t done, int64_t total);

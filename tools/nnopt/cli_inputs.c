@@ -65,3 +65,20 @@ const char *cli_shape_str(const nn_array *a, char *buf, size_t len) {
   if (o < len) snprintf(buf + o, len - o, "]");
   return buf;
 }
+
+/* Give unnamed inputs the names of the model inputs not named explicitly, in order. */
+int cli_inputs_assign_names(cli_inputs *in, const nn_session *s) {
+  int next = 0;
+  for (int i = 0; i < in->count; i++) {
+    if (in->names[i]) continue;
+    for (; next < nn_session_input_count(s); next++) {
+      const char *nm = nn_session_input_name(s, next);
+      int taken = 0;
+      for (int j = 0; j < in->count; j++) taken |= in->names[j] && !strcmp(in->names[j], nm);
+      if (!taken) break;
+    }
+    if (next >= nn_session_input_count(s)) return -1;
+    in->names[i] = strdup(nn_session_input_name(s, next++));
+  }
+  return 0;
+}

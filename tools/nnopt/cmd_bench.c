@@ -129,20 +129,9 @@ int cmd_bench(int argc, char **argv) {
     rc = cli_fail(st);
     goto done;
   }
-  /* Unnamed --input files take the model's input names in order. */
-  for (int i = 0, next = 0; i < in.count; i++) {
-    if (in.names[i]) continue;
-    for (; next < nn_session_input_count(s); next++) {
-      const char *nm = nn_session_input_name(s, next);
-      int taken = 0;
-      for (int j = 0; j < in.count; j++) taken |= in.names[j] && !strcmp(in.names[j], nm);
-      if (!taken) break;
-    }
-    if (next >= nn_session_input_count(s)) {
-      rc = cli_usage("bench", "more inputs given than the model has");
-      goto done;
-    }
-    in.names[i] = strdup(nn_session_input_name(s, next++));
+  if (cli_inputs_assign_names(&in, s)) {
+    rc = cli_usage("bench", "more inputs given than the model has");
+    goto done;
   }
   if ((st = fill_missing(s, &in))) {
     rc = cli_fail(st);

@@ -10,23 +10,6 @@
 
 #include "cli.h"
 
-/* Give unnamed inputs the names of the model inputs not named explicitly, in order. */
-static int assign_names(nn_session *s, cli_inputs *in) {
-  int next = 0;
-  for (int i = 0; i < in->count; i++) {
-    if (in->names[i]) continue;
-    for (; next < nn_session_input_count(s); next++) {
-      const char *nm = nn_session_input_name(s, next);
-      int taken = 0;
-      for (int j = 0; j < in->count; j++) taken |= in->names[j] && !strcmp(in->names[j], nm);
-      if (!taken) break;
-    }
-    if (next >= nn_session_input_count(s)) return -1;
-    in->names[i] = strdup(nn_session_input_name(s, next++));
-  }
-  return 0;
-}
-
 static void sanitize(const char *name, char *out, size_t len) {
   size_t i = 0;
   for (; name[i] && i + 1 < len; i++)
@@ -111,7 +94,7 @@ int cmd_run(int argc, char **argv) {
     rc = cli_fail(st);
     goto done;
   }
-  if (assign_names(s, &in)) {
+  if (cli_inputs_assign_names(&in, s)) {
     rc = cli_usage("run", "more inputs given than the model has");
     goto done;
   }
