@@ -120,13 +120,16 @@ static void fold_abs(const nn_observer *o, double *abs_hist) {
 
 /* TensorRT's entropy calibration: the threshold whose quantized distribution (levels
  * levels) diverges least (KL) from the clipped reference distribution. */
-static double entropy_threshold(const nn_observer *o, int levels) {
+static double entropy_threshold(const nn_observer *o, int levels, int positive_only) {
   int h = NN_OBS_BINS / 2;
   double *a = malloc((size_t)h * sizeof *a), *p = malloc((size_t)h * sizeof *p),
          *q = malloc((size_t)h * sizeof *q);
   double best_t = o->range, best_kl = INFINITY;
   if (!a || !p || !q) goto done;
-  fold_abs(o, a);
+  if (positive_only)
+    for (int j = 0; j < h; j++) a[j] = (double)o->hist[h + j];
+  else
+    fold_abs(o, a);
   double w = o->range / h;
   int last = h;
   while (last > 0 && a[last - 1] == 0) last--;
@@ -230,11 +233,20 @@ nn_status nn_observer_range(const nn_observer *o, const nn_calib_options *opt, f
       break;
     }
     case NN_CALIB_ENTROPY: {
-      int nonneg = o->min >= 0;
-      int levels = nonneg && !d.symmetric ? 1 << d.bits : 1 << (d.bits - 1);
-      double t = entropy_threshold(o, levels);
-      h = fmin(h, t);
-      l = nonneg ? l : fmax(l, -t);
+      if (d.symmetric || o->min >= 0) {
+        /* TensorRT's form: |x| for symmetric ranges, the whole range when x >= 0. */
+        int levels = o->min >= 0 && !d.symmetric ? 1 << d.bits : 1 << (d.bits - 1);
+        double t = entropy_threshold(o, levels, 0);
+        h = fmin(h, t);
+        if (o->min < 0) l = fmax(l, -t);
+      } else if (o->max > 0) {
+        /* Asymmetric with negative values (e.g. a normalized image): folding |x| would
+         * mix the sides, so only the positive tail is clipped, with the levels the
+         * positive side gets; the negative side keeps its observed minimum. */
+        int levels = (int)((1 << d.bits) * o->max / (o->max - o->min));
+        if (levels < 16) levels = 16;
+        h = fmin(h, entropy_threshold(o, levels, 1));
+      }
       break;
     }
     case NN_CALIB_MSE: {

@@ -24,6 +24,16 @@ nn_status nn_ptq_static(nn_model *m, nn_dataset *calib, const nn_ptq_options *op
     goto done;
   }
   NN_TRY(nn_calib_ranges(&cr, &opt->calib, ranges));
+  /* Clipping methods trade outliers for resolution, which is wrong for the model's
+   * outputs: clipped logits tie at the top and change the argmax. Outputs keep their
+   * full observed range. */
+  for (int k = 0; k < m->graph->n_outputs; k++) {
+    int t = m->graph->outputs[k];
+    nn_calib_options mm = opt->calib;
+    mm.method = NN_CALIB_MINMAX;
+    if (t < cr.n_tensors && cr.observers[t] && cr.observers[t]->count)
+      NN_TRY(nn_observer_range(cr.observers[t], &mm, &ranges[t].lo, &ranges[t].hi));
+  }
   NN_TRY(nn_quantize_qdq(m, ranges, &opt->quant, rep));
 done:
   nn_calib_result_free(&cr);
