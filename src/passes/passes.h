@@ -36,4 +36,9 @@ nn_status nn_pass_fuse_conv_activation(nn_model *m, int *n_fused);
  * *n_lowered: patterns replaced. */
 nn_status nn_pass_lower_qdq(nn_model *m, int *n_lowered);
 
+/* Cross-layer equalization (data-free): rescale Conv -> [Relu] -> Conv channel pairs so
+ * their float32 weight ranges match; the float function is unchanged. Pairs across a
+ * Clip with a finite bound (ReLU6) are skipped. *n_pairs: pairs rescaled. */
+nn_status nn_pass_equalize(nn_model *m, int iterations, int *n_pairs);
+
 #endif
