@@ -86,8 +86,21 @@ typedef struct nn_ptq_options {
   nn_calib_options calib;
   nn_calib_config config;
   nn_quant_options quant;
+  int equalize; /* > 0: sweeps of cross-layer equalization before calibration */
 } nn_ptq_options;
 nn_status nn_ptq_static(nn_model *m, nn_dataset *calib, const nn_ptq_options *opt,
                         nn_quant_report *rep);
+
+/* SmoothQuant (Xiao et al. 2023) on m's main graph in place: for each LayerNormalization
+ * (constant float32 scale/bias, last axis) whose output feeds MatMul/Gemm (transA 0)
+ * with constant float32 2-D weights, per channel k s_k = max|X_k|^alpha /
+ * max|W_k,:|^(1-alpha) (clamped to [1e-5, 1e5]; max over all those readers' weights);
+ * the LayerNorm's scale and bias are divided by s and the weights' rows multiplied by s,
+ * so the float graph is unchanged. max|X_k| comes from running m over up to limit
+ * samples of ds (0: all). Shared initializers get private copies; when the LayerNorm
+ * output has other readers, the weighted readers get a private LayerNorm copy.
+ * MatMuls not fed by a LayerNorm are left alone. *n_smoothed: MatMul/Gemm rescaled. */
+nn_status nn_pass_smooth_quant(nn_model *m, nn_dataset *ds, int64_t limit, float alpha,
+                               int *n_smoothed);
 
 #endif

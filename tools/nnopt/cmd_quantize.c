@@ -111,6 +111,7 @@ int cmd_quantize(int argc, char **argv) {
     else if (!strcmp(a, "--act-int8")) po.quant.act_signed = 1;
     else if (!strcmp(a, "--act-symmetric")) po.quant.act_signed = po.quant.act_symmetric = 1;
     else if (!strcmp(a, "--keep-first-last")) po.quant.keep_first_last = 1;
+    else if (!strcmp(a, "--equalize")) po.equalize = 4;
     else if (!strcmp(a, "--exclude") && more && po.quant.n_exclude < 64) excl[po.quant.n_exclude++] = argv[++i];
     else if (!strcmp(a, "--eval") && more) eval_spec = argv[++i];
     else if (!strcmp(a, "--metric") && more) metric = argv[++i];
