@@ -16,6 +16,10 @@ nn_status nn_ptq_static(nn_model *m, nn_dataset *calib, const nn_ptq_options *op
   NN_TRY(nn_pass_fold_constants(m, &folded));
   NN_TRY(nn_pass_fold_batchnorm(m, &bn));
   NN_TRY(nn_pass_eliminate_dead(m, &dead));
+  if (opt->smooth_alpha > 0) {
+    int smoothed;
+    NN_TRY(nn_pass_smooth_quant(m, calib, opt->config.limit, opt->smooth_alpha, &smoothed));
+  }
   if (opt->equalize > 0) {
     int pairs;
     NN_TRY(nn_pass_equalize(m, opt->equalize, &pairs));

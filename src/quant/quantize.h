@@ -87,6 +87,7 @@ typedef struct nn_ptq_options {
   nn_calib_config config;
   nn_quant_options quant;
   int equalize; /* > 0: sweeps of cross-layer equalization before calibration */
+  float smooth_alpha; /* > 0: SmoothQuant with this alpha before calibration */
 } nn_ptq_options;
 nn_status nn_ptq_static(nn_model *m, nn_dataset *calib, const nn_ptq_options *opt,
                         nn_quant_report *rep);

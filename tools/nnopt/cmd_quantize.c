@@ -40,17 +40,22 @@ static nn_status latency(const nn_model *m, nn_dataset *ds, double *ms) {
   nn_status st = nn_session_create(m, NULL, &s);
   if (!st) st = nn_dataset_get(ds, 0, 1, &b);
   if (!st) {
+    /* Dataset arrays to model inputs by name, else by position; extra arrays (e.g.
+     * token_type_ids for a model without them) are left out. */
     const char *names[16];
-    int n = b.count < 16 ? b.count : 16;
-    for (int k = 0; k < n; k++) {
-      names[k] = nn_dataset_input_name(ds, k);
+    nn_array arrays[16];
+    int n = 0;
+    for (int k = 0; k < b.count && n < 16; k++) {
+      const char *nm = nn_dataset_input_name(ds, k);
       int known = 0;
       for (int j = 0; j < nn_session_input_count(s); j++)
-        known |= !strcmp(names[k], nn_session_input_name(s, j));
-      if (!known && k < nn_session_input_count(s)) names[k] = nn_session_input_name(s, k);
+        known |= !strcmp(nm, nn_session_input_name(s, j));
+      if (!known && k >= nn_session_input_count(s)) continue;
+      names[n] = known ? nm : nn_session_input_name(s, k);
+      arrays[n++] = b.inputs[k];
     }
     nn_bench_result r;
-    st = nn_session_benchmark(s, n, names, b.inputs, 3, 20, &r);
+    st = nn_session_benchmark(s, n, names, arrays, 3, 20, &r);
     if (!st) *ms = r.median_ms;
   }
   nn_batch_release(&b);
@@ -112,6 +117,11 @@ int cmd_quantize(int argc, char **argv) {
     else if (!strcmp(a, "--act-symmetric")) po.quant.act_signed = po.quant.act_symmetric = 1;
     else if (!strcmp(a, "--keep-first-last")) po.quant.keep_first_last = 1;
     else if (!strcmp(a, "--equalize")) po.equalize = 4;
+    else if (!strcmp(a, "--smooth-quant") && more) {
+      po.smooth_alpha = (float)atof(argv[++i]);
+      if (!(po.smooth_alpha > 0 && po.smooth_alpha < 1))
+        return cli_usage("quantize", "--smooth-quant takes an alpha in (0, 1)");
+    }
     else if (!strcmp(a, "--exclude") && more && po.quant.n_exclude < 64) excl[po.quant.n_exclude++] = argv[++i];
     else if (!strcmp(a, "--eval") && more) eval_spec = argv[++i];
     else if (!strcmp(a, "--metric") && more) metric = argv[++i];
