@@ -28,6 +28,22 @@ if(EXISTS ${_model} AND EXISTS ${_meta} AND EXISTS ${_data})
   set_tests_properties(e2e.eval_bert_sst2_dynamic PROPERTIES LABELS e2e
     FIXTURES_REQUIRED bert_dyn TIMEOUT 900
     PASS_REGULAR_EXPRESSION "f1: [0-9.]+% \\(${_samples} samples\\).*OK")
+  # Static INT8 with SmoothQuant (alpha 0.25), calibrated on the first 512 training
+  # sentences (never the dev set): F1 within 1 point.
+  set(_sst2 ${CMAKE_SOURCE_DIR}/../shared/data/sst2/train.tsv)
+  if(EXISTS ${_sst2})
+    set(_qs ${CMAKE_CURRENT_BINARY_DIR}/bert_sst2_static_sq.onnx)
+    add_test(NAME e2e.quantize_bert_sst2_static_sq
+      COMMAND nnopt quantize ${_model} -o ${_qs} --smooth-quant 0.25 --calib-size 512
+              --calib tsv:${_sst2},vocab=${CMAKE_SOURCE_DIR}/models/bert_sst2.vocab.txt,seq=64)
+    add_test(NAME e2e.eval_bert_sst2_static_sq
+      COMMAND nnopt eval ${_qs} --data ${_spec} --metric f1 --expect ${_pct} --tolerance 1.0)
+    set_tests_properties(e2e.quantize_bert_sst2_static_sq PROPERTIES LABELS e2e
+      FIXTURES_SETUP bert_sq TIMEOUT 900)
+    set_tests_properties(e2e.eval_bert_sst2_static_sq PROPERTIES LABELS e2e
+      FIXTURES_REQUIRED bert_sq TIMEOUT 900
+      PASS_REGULAR_EXPRESSION "f1: [0-9.]+% \\(${_samples} samples\\).*OK")
+  endif()
 else()
   message(STATUS "e2e.eval_bert_sst2 skipped: needs ${_model}, ${_meta} and ${_data}")
 endif()
