@@ -101,6 +101,9 @@ void nn_array_release(nn_array *a);
  * the name, if the file stores one, is returned in *name_out, which the caller
  * frees; name_out may be NULL). */
 nn_status nn_array_read(const char *path, nn_array *out, char **name_out);
+/* Convert a numeric array to dtype to in place (no-op when equal); name labels errors.
+ * Integers convert exactly between integer types, otherwise through double. */
+nn_status nn_array_convert(nn_array *a, nn_dtype to, const char *name);
 /* Write an array as .npy (atomically). */
 nn_status nn_array_write_npy(const char *path, const nn_array *a);
 

@@ -260,3 +260,25 @@ done:
   if (st) nn_npz_release(out);
   return st;
 }
+
+nn_status nn_array_convert(nn_array *a, nn_dtype to, const char *name) {
+  if (a->dtype == to || to == NN_UNDEFINED) return NN_OK;
+  const nn_dtype_traits *from = nn_dtype_traits_of(a->dtype), *dst = nn_dtype_traits_of(to);
+  if (!from || !dst || !from->is_numeric || !dst->is_numeric)
+    return nn_errorf(NN_ERR_INVALID, "input '%s': dataset gives %s, model wants %s", name,
+                     nn_dtype_name(a->dtype), nn_dtype_name(to));
+  int64_t n = nn_array_numel(a);
+  void *data = malloc((size_t)n * dst->size + 1);
+  if (!data) return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  for (int64_t i = 0; i < n; i++) {
+    const char *s = (const char *)a->data + (size_t)i * from->size;
+    char *d = (char *)data + (size_t)i * dst->size;
+    if (from->is_integer && dst->is_integer) dst->from_i64(d, from->to_i64(s));
+    else dst->from_f64(d, from->to_f64(s));
+  }
+  free(a->data);
+  a->data = data;
+  a->dtype = to;
+  a->nbytes = (size_t)n * dst->size;
+  return NN_OK;
+}

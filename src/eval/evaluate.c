@@ -16,29 +16,6 @@ static double now_seconds(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Convert a numeric array to dtype to in place (no-op when equal). */
-static nn_status convert(nn_array *a, nn_dtype to, const char *name) {
-  if (a->dtype == to || to == NN_UNDEFINED) return NN_OK;
-  const nn_dtype_traits *from = nn_dtype_traits_of(a->dtype), *dst = nn_dtype_traits_of(to);
-  if (!from || !dst || !from->is_numeric || !dst->is_numeric)
-    return nn_errorf(NN_ERR_INVALID, "input '%s': dataset gives %s, model wants %s", name,
-                     nn_dtype_name(a->dtype), nn_dtype_name(to));
-  int64_t n = nn_array_numel(a);
-  void *data = malloc((size_t)n * dst->size + 1);
-  if (!data) return nn_errorf(NN_ERR_NOMEM, "out of memory");
-  for (int64_t i = 0; i < n; i++) {
-    const char *s = (const char *)a->data + (size_t)i * from->size;
-    char *d = (char *)data + (size_t)i * dst->size;
-    if (from->is_integer && dst->is_integer) dst->from_i64(d, from->to_i64(s));
-    else dst->from_f64(d, from->to_f64(s));
-  }
-  free(a->data);
-  a->data = data;
-  a->dtype = to;
-  a->nbytes = (size_t)n * dst->size;
-  return NN_OK;
-}
-
 /* Value of key in a comma-separated "key=value" list, copied into val; 0 if absent. */
 static int list_value(const char *list, const char *key, char *val, size_t len) {
   size_t kl = strlen(key);
@@ -283,7 +260,7 @@ nn_status nn_evaluate(const nn_model *model, nn_dataset *ds, nn_metric *metric,
     st = nn_dataset_get(ds, first, n, &b);
     for (int j = 0; !st && j < n_in; j++) {
       if (io[j].role) continue;
-      st = convert(&b.inputs[map[j]], want[j], names[j]);
+      st = nn_array_convert(&b.inputs[map[j]], want[j], names[j]);
       args[j] = b.inputs[map[j]];
     }
     if (!st && o.chunk > 0) {

@@ -71,11 +71,7 @@ nn_status nn_calibrate(const nn_model *m, nn_dataset *ds, const nn_calib_config 
       if (slot < 0) continue;
       nn_dtype want;
       nn_session_input_info(s, slot, &want, NULL, NULL);
-      if (want != NN_UNDEFINED && want != b.inputs[k].dtype) {
-        st = nn_errorf(NN_ERR_INVALID,
-                       "calibration input '%s' is %s, the model's input '%s' is %s",
-                       nn_dataset_input_name(ds, k), nn_dtype_name(b.inputs[k].dtype),
-                       nn_session_input_name(s, slot), nn_dtype_name(want));
+      if ((st = nn_array_convert(&b.inputs[k], want, nn_session_input_name(s, slot)))) {
         nn_batch_release(&b);
         goto done;
       }

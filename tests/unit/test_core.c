@@ -159,8 +159,25 @@ static void test_npz(void **state) {
   assert_int_not_equal(nn_npz_read(NNOPT_SOURCE_DIR "/CMakeLists.txt", &z), NN_OK);
 }
 
+static void test_array_convert(void **state) {
+  (void)state;
+  uint8_t *u = malloc(3);
+  u[0] = 0, u[1] = 7, u[2] = 255;
+  nn_array a = {NN_UINT8, 1, {3}, u, 3};
+  assert_int_equal(nn_array_convert(&a, NN_FLOAT, "x"), NN_OK);
+  assert_int_equal(a.dtype, NN_FLOAT);
+  assert_int_equal(a.nbytes, 12);
+  assert_true(((float *)a.data)[2] == 255.0f);
+  assert_int_equal(nn_array_convert(&a, NN_INT64, "x"), NN_OK);
+  assert_int_equal(((int64_t *)a.data)[1], 7);
+  assert_int_equal(nn_array_convert(&a, NN_STRING, "ids"), NN_ERR_INVALID);
+  assert_non_null(strstr(nn_last_error(), "'ids'"));
+  nn_array_release(&a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_array_convert),
       cmocka_unit_test(test_f16_round_trip), cmocka_unit_test(test_traits),
       cmocka_unit_test(test_planner),        cmocka_unit_test(test_graph_topo_cycle),
       cmocka_unit_test(test_npy_round_trip), cmocka_unit_test(test_npz),
