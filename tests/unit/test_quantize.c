@@ -15,16 +15,9 @@
 #include <unistd.h>
 
 #include "core/graph.h"
+#include "graph_builder.h"
 #include "passes/passes.h"
 #include "quant/quantize.h"
-
-static int node(nn_graph *g, const char *op, const char *name, int n_in, const char **in,
-                const char *out) {
-  int ii[8];
-  for (int k = 0; k < n_in; k++) ii[k] = nn_graph_intern(g, in[k]);
-  int o = nn_graph_intern(g, out);
-  return nn_graph_add_node(g, op, "", name, n_in, ii, 1, &o);
-}
 
 static void init(nn_graph *g, const char *name, int ndim, const int64_t *dims, uint32_t seed,
                  float amp) {
@@ -35,28 +28,7 @@ static void init(nn_graph *g, const char *name, int ndim, const int64_t *dims, u
     seed = seed * 1103515245u + 12345u;
     v[i] = amp * ((float)((seed >> 9) & 0xffff) / 32768.0f - 1.0f);
   }
-  int t = nn_graph_intern(g, name);
-  nn_tensor *tt = &g->tensors[t];
-  tt->dtype = NN_FLOAT;
-  tt->ndim = ndim;
-  memcpy(tt->dims, dims, (size_t)ndim * sizeof *dims);
-  tt->data = v;
-  tt->nbytes = (size_t)n * sizeof *v;
-  tt->flags = NN_T_INITIALIZER;
-  nn_graph_list_push(&g->inits, &g->n_inits, t);
-}
-
-static void io(nn_graph *g, const char *name, int input, int ndim, const int64_t *dims) {
-  int t = nn_graph_intern(g, name);
-  nn_tensor *tt = &g->tensors[t];
-  tt->dtype = NN_FLOAT;
-  tt->ndim = ndim;
-  memcpy(tt->dims, dims, (size_t)ndim * sizeof *dims);
-  tt->flags |= (input ? NN_T_INPUT : NN_T_OUTPUT) | NN_T_SHAPE_KNOWN;
-  if (input)
-    nn_graph_list_push(&g->inputs, &g->n_inputs, t);
-  else
-    nn_graph_list_push(&g->outputs, &g->n_outputs, t);
+  f32_initializer(g, name, ndim, dims, v);
 }
 
 /* x[1,4,8,8] -> Conv(3x3, 8 ch, pad 1) -> Relu -> r; r -> MaxPool 2x2 -> p;

@@ -16,18 +16,11 @@
 #include <unistd.h>
 
 #include "core/graph.h"
+#include "graph_builder.h"
 #include "quant/quantize.h"
 #include "runtime/session.h"
 
 enum { T = 16, K = 8, N = 6, SAMPLES = 8, OUTLIER = 3 };
-
-static int node(nn_graph *g, const char *op, const char *name, int n_in, const char **in,
-                const char *out) {
-  int ii[8];
-  for (int k = 0; k < n_in; k++) ii[k] = nn_graph_intern(g, in[k]);
-  int o = nn_graph_intern(g, out);
-  return nn_graph_add_node(g, op, "", name, n_in, ii, 1, &o);
-}
 
 static float *init(nn_graph *g, const char *name, int ndim, const int64_t *dims,
                    uint32_t seed, float amp, float offset) {
@@ -38,29 +31,8 @@ static float *init(nn_graph *g, const char *name, int ndim, const int64_t *dims,
     seed = seed * 1103515245u + 12345u;
     v[i] = offset + amp * ((float)((seed >> 9) & 0xffff) / 32768.0f - 1.0f);
   }
-  int t = nn_graph_intern(g, name);
-  nn_tensor *tt = &g->tensors[t];
-  tt->dtype = NN_FLOAT;
-  tt->ndim = ndim;
-  memcpy(tt->dims, dims, (size_t)ndim * sizeof *dims);
-  tt->data = v;
-  tt->nbytes = (size_t)n * sizeof *v;
-  tt->flags = NN_T_INITIALIZER;
-  nn_graph_list_push(&g->inits, &g->n_inits, t);
+  f32_initializer(g, name, ndim, dims, v);
   return v;
-}
-
-static void io(nn_graph *g, const char *name, int input, int ndim, const int64_t *dims) {
-  int t = nn_graph_intern(g, name);
-  nn_tensor *tt = &g->tensors[t];
-  tt->dtype = NN_FLOAT;
-  tt->ndim = ndim;
-  memcpy(tt->dims, dims, (size_t)ndim * sizeof *dims);
-  tt->flags |= (input ? NN_T_INPUT : NN_T_OUTPUT) | NN_T_SHAPE_KNOWN;
-  if (input)
-    nn_graph_list_push(&g->inputs, &g->n_inputs, t);
-  else
-    nn_graph_list_push(&g->outputs, &g->n_outputs, t);
 }
 
 /* x[1,K] -> LayerNorm(scale with an outlier at channel OUTLIER, bias) -> h;
