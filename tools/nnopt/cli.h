@@ -28,6 +28,11 @@ void cli_inputs_free(cli_inputs *in);
 /* Give unnamed inputs the names of the model inputs not named explicitly, in order;
  * -1 when more inputs were given than the model has. */
 int cli_inputs_assign_names(cli_inputs *in, const nn_session *s);
+/* Load MODEL (optionally nn_model_optimize it), create a session with threads and name
+ * the unnamed inputs; returns CLI_OK or the exit code after printing the error. The
+ * caller frees *m and *s either way. */
+int cli_open_session(const char *cmd, const char *model_path, int threads, int optimize,
+                     cli_inputs *in, nn_model **m, nn_session **s);
 /* Progress bar on stderr when it is a terminal (an nn_*_options progress callback);
  * cli_progress_done() marks the end of a task, so the next one restarts the clock. */
 void cli_progress(void *user, int64_t done, int64_t total);

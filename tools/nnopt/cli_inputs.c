@@ -82,3 +82,17 @@ int cli_inputs_assign_names(cli_inputs *in, const nn_session *s) {
   }
   return 0;
 }
+
+int cli_open_session(const char *cmd, const char *model_path, int threads, int optimize,
+                     cli_inputs *in, nn_model **m, nn_session **s) {
+  nn_status st;
+  if (!model_path) return cli_usage(cmd, "missing MODEL");
+  nn_session_options opt;
+  memset(&opt, 0, sizeof opt);
+  opt.threads = threads;
+  if ((st = nn_model_load(model_path, m)) || (optimize && (st = nn_model_optimize(*m))) ||
+      (st = nn_session_create(*m, &opt, s)))
+    return cli_fail(st);
+  if (cli_inputs_assign_names(in, *s)) return cli_usage(cmd, "more inputs given than the model has");
+  return CLI_OK;
+}

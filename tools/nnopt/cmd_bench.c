@@ -110,29 +110,7 @@ int cmd_bench(int argc, char **argv) {
       goto done;
     }
   }
-  if (!model_path) {
-    rc = cli_usage("bench", "missing MODEL");
-    goto done;
-  }
-  nn_session_options opt;
-  memset(&opt, 0, sizeof opt);
-  opt.threads = threads;
-  if ((st = nn_model_load(model_path, &m))) {
-    rc = cli_fail(st);
-    goto done;
-  }
-  if (optimize && (st = nn_model_optimize(m))) {
-    rc = cli_fail(st);
-    goto done;
-  }
-  if ((st = nn_session_create(m, &opt, &s))) {
-    rc = cli_fail(st);
-    goto done;
-  }
-  if (cli_inputs_assign_names(&in, s)) {
-    rc = cli_usage("bench", "more inputs given than the model has");
-    goto done;
-  }
+  if ((rc = cli_open_session("bench", model_path, threads, optimize, &in, &m, &s))) goto done;
   if ((st = fill_missing(s, &in))) {
     rc = cli_fail(st);
     goto done;

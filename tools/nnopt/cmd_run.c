@@ -75,29 +75,7 @@ int cmd_run(int argc, char **argv) {
       goto done;
     }
   }
-  if (!model_path) {
-    rc = cli_usage("run", "missing MODEL");
-    goto done;
-  }
-  nn_session_options opt;
-  memset(&opt, 0, sizeof opt);
-  opt.threads = threads;
-  if ((st = nn_model_load(model_path, &m))) {
-    rc = cli_fail(st);
-    goto done;
-  }
-  if (optimize && (st = nn_model_optimize(m))) {
-    rc = cli_fail(st);
-    goto done;
-  }
-  if ((st = nn_session_create(m, &opt, &s))) {
-    rc = cli_fail(st);
-    goto done;
-  }
-  if (cli_inputs_assign_names(&in, s)) {
-    rc = cli_usage("run", "more inputs given than the model has");
-    goto done;
-  }
+  if ((rc = cli_open_session("run", model_path, threads, optimize, &in, &m, &s))) goto done;
   for (int r = 0; r < (repeat < 1 ? 1 : repeat); r++)
     if ((st = nn_session_run(s, in.count, (const char *const *)in.names, in.arrays))) {
       rc = cli_fail(st);
