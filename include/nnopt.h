@@ -242,6 +242,10 @@ const char *const *nn_supported_ops(void);
  *   An unknown KEY is an error. Common keys:
  *     name=S       name of the (single) input array, default "input"
  *     labels=...   where labels come from (see each kind); no labels when absent
+ *     classes=A:B  keep only samples whose integer label is one of these class ids
+ *                  (every sample is read once at open to find them)
+ *     skip=N       drop the first N samples (after classes=), e.g. to keep
+ *                  calibration and evaluation samples of one split disjoint
  *
  *  idx:IMAGES[,labels=LABELS]      IDX files ((Fashion-)MNIST), gzipped or plain.
  *     Images [N,H,W] or [N,H,W,C] of unsigned bytes; labels [N] of any IDX integer

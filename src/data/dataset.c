@@ -159,7 +159,63 @@ void nn_dataset_free(nn_dataset *ds) {
   for (int i = 0; i < ds->n_classes; i++) free(ds->classes[i]);
   free(ds->classes);
   free(ds->label);
+  free(ds->index);
   free(ds);
+}
+
+/* classes=A:B:...: keep the records whose integer label is one of the listed class
+ * ids; skip=N: drop the first N (kept) records, e.g. to take calibration and
+ * evaluation samples from disjoint parts of one split. Labels are read once here. */
+static nn_status select_records(nn_dataset *ds, nn_spec_opts *o) {
+  double want[64];
+  int n_want = 0;
+  int64_t skip;
+  nn_status st = nn_opt_doubles(o, "classes", want, 64, &n_want);
+  if (!st) st = nn_opt_int(o, "skip", 0, &skip);
+  if (st) return st;
+  if (skip < 0)
+    return nn_errorf(NN_ERR_INVALID, "%s: skip=%lld is negative", ds->label, (long long)skip);
+  if (!n_want && !skip) return NN_OK;
+  if (n_want && !ds->has_labels)
+    return nn_errorf(NN_ERR_INVALID, "%s: classes= needs labels (labels=...)", ds->label);
+  int64_t *idx = malloc((size_t)(ds->count + 1) * sizeof *idx), kept = 0, seen = 0;
+  nn_array *in = calloc((size_t)ds->n_inputs + 1, sizeof *in);
+  if (!idx || !in) {
+    free(idx);
+    free(in);
+    return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  }
+  for (int64_t r = 0; r < ds->count && !st; r++) {
+    int keep = 1;
+    if (n_want) {
+      nn_array label = {0};
+      st = ds->get(ds, r, in, &label);
+      int64_t v = -1;
+      if (!st && label.data && (label.dtype == NN_INT64 || label.dtype == NN_INT32))
+        v = label.dtype == NN_INT64 ? *(const int64_t *)label.data
+                                    : *(const int32_t *)label.data;
+      else if (!st)
+        st = nn_errorf(NN_ERR_INVALID, "%s: record %lld: classes= needs integer class labels",
+                       ds->label, (long long)r);
+      keep = 0;
+      for (int k = 0; k < n_want; k++) keep |= (double)v == want[k];
+      for (int k = 0; k < ds->n_inputs; k++) nn_array_release(&in[k]);
+      nn_array_release(&label);
+    }
+    if (keep && seen++ >= skip) idx[kept++] = r;
+  }
+  free(in);
+  if (st) {
+    free(idx);
+    return st;
+  }
+  if (!kept) {
+    free(idx);
+    return nn_errorf(NN_ERR_INVALID, "%s: no record left after classes=/skip=", ds->label);
+  }
+  ds->index = idx;
+  ds->count = kept;
+  return NN_OK;
 }
 
 nn_status nn_dataset_open(const char *spec, const nn_dataset_options *opt, nn_dataset **out) {
@@ -190,6 +246,7 @@ nn_status nn_dataset_open(const char *spec, const nn_dataset_options *opt, nn_da
     goto done;
   }
   NN_TRY(kinds[k].open(ds, &o));
+  NN_TRY(select_records(ds, &o));
   for (int i = 0; i < o.n; i++)
     if (!o.used[i]) {
       st = nn_errorf(NN_ERR_INVALID, "dataset spec '%s': unknown option '%s' for %s", spec,
@@ -304,7 +361,7 @@ nn_status nn_dataset_get(nn_dataset *ds, int64_t first, int64_t n, nn_batch *out
     goto done;
   }
   for (int64_t k = 0; k < n; k++) {
-    NN_TRY(ds->get(ds, first + k, sample, &label));
+    NN_TRY(ds->get(ds, ds->index ? ds->index[first + k] : first + k, sample, &label));
     for (int i = 0; i < ds->n_inputs; i++) {
       char what[300];
       snprintf(what, sizeof what, "input '%s'", ds->names[i]);

@@ -43,6 +43,9 @@ struct nn_dataset {
   int n_classes;     /* class names (image folders), may be 0 */
   char **classes;
   void *impl;
+  /* Sample selection (classes= / skip= options): sample i is record index[i] of the
+   * reader; NULL when every record is used in order. */
+  int64_t *index;
   /* Read sample i into inputs[0..n_inputs) (leading dim 1, malloc'ed data) and
    * label (dtype NN_UNDEFINED when none). On failure the arrays may be partly
    * filled; the caller releases them. Errors name the file and the record. */

@@ -10,6 +10,7 @@
 
 #include "core/dtype.h"
 #include "core/graph.h"
+#include "eval/analyze.h"
 #include "runtime/session.h"
 
 static int64_t prod(const int64_t *d, int n) {
@@ -19,7 +20,7 @@ static int64_t prod(const int64_t *d, int n) {
 }
 
 /* MACs of node i given planned shapes; 0 for ops that are not counted. */
-static int64_t node_macs(const nn_graph *g, const nn_session *s, int i) {
+int64_t nn_node_macs(const nn_graph *g, const nn_session *s, int i) {
   const nn_node *n = &g->nodes[i];
   const nn_value *x = n->n_inputs > 0 ? nn_session_value(s, n->inputs[0]) : NULL;
   const nn_value *w = n->n_inputs > 1 ? nn_session_value(s, n->inputs[1]) : NULL;
@@ -60,7 +61,7 @@ nn_status nn_model_macs(const nn_model *m, int64_t *macs) {
   *macs = 0;
   nn_status st = nn_session_create_planned(m, &s);
   if (st) return st;
-  for (int i = 0; i < m->graph->n_nodes; i++) *macs += node_macs(m->graph, s, i);
+  for (int i = 0; i < m->graph->n_nodes; i++) *macs += nn_node_macs(m->graph, s, i);
   nn_session_free(s);
   return NN_OK;
 }
@@ -135,7 +136,7 @@ nn_status nn_model_inspect(const nn_model *m, FILE *out, int json) {
     s = NULL;
   }
   for (int i = 0; i < g->n_nodes; i++) {
-    macs[i] = s ? node_macs(g, s, i) : 0;
+    macs[i] = s ? nn_node_macs(g, s, i) : 0;
     total_macs += macs[i];
     int k = 0;
     while (k < nops && strcmp(ops[k].op, g->nodes[i].op_type)) k++;

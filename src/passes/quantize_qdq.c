@@ -45,6 +45,13 @@ static const char *const k_unary[] = {"MaxPool",     "AveragePool", "GlobalAvera
 static const char *const k_passthrough[] = {"Reshape", "Flatten",   "Transpose", "Squeeze",
                                             "Unsqueeze", "Identity", NULL};
 
+static int in_list(const char *op, const char *const *list);
+
+int nn_qdq_is_unit_op(const char *op_type) {
+  return in_list(op_type, k_weighted) || in_list(op_type, k_binary) ||
+         in_list(op_type, k_unary) || !strcmp(op_type, "Concat");
+}
+
 static int in_list(const char *op, const char *const *list) {
   for (; *list; list++)
     if (!strcmp(op, *list)) return 1;
@@ -136,6 +143,10 @@ static nn_status select_ops(qstate *q, const nn_use_map *u, const int *order) {
     if (excluded(q, n)) {
       note(q, "%s: kept in float (excluded)", label);
       q->rep->float_nodes++;
+      /* Its Relu/Clip stays float with it (quantizing the activation alone would
+       * quantize the excluded node's output all the same). */
+      int act = weighted || binary ? fusable_activation(q, u, n->outputs[0]) : -1;
+      if (act >= 0) q->qnode[act] = Q_FUSED_ACT;
       continue;
     }
     if (q->opt->keep_first_last && (i == first || i == last)) {

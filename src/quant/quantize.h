@@ -59,6 +59,9 @@ typedef struct nn_quant_report {
 nn_status nn_quantize_qdq(nn_model *m, const nn_tensor_range *ranges,
                           const nn_quant_options *opt, nn_quant_report *rep);
 void nn_quant_report_free(nn_quant_report *r);
+/* Whether static QDQ quantization treats an op type as a unit of its own (weighted
+ * ops, Add/Mul, Concat, pools, activations); data movement ops are not units. */
+int nn_qdq_is_unit_op(const char *op_type);
 
 /* Replace the constant float32 weight in input slot of node i by DequantizeLinear of
  * an int8 copy (symmetric; per channel along axis, per tensor when axis < 0). The

@@ -48,5 +48,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
 
 #endif

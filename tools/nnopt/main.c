@@ -20,6 +20,9 @@ static const command g_commands[] = {
      "MODEL --input NAME=FILE ... [--output-dir DIR] [--compare REF] [--threads N] [--optimize]"},
     {"quantize", cmd_quantize,
      "IN -o OUT --calib SPEC [--method M] [--eval SPEC --metric M]: static INT8 QDQ"},
+    {"analyze", cmd_analyze,
+     "MODEL --calib SPEC --eval SPEC [--metric M] [--max-drop X] [-o OUT] [--json F] "
+     "[--html F]: why INT8 loses accuracy, and a mixed-precision fix"},
     {"simplify", cmd_simplify,
      "IN -o OUT [--lower-qdq]: fold constants, remove dead nodes, record shapes"},
     {"ops", cmd_ops, ": list the ops the runtime supports"},
