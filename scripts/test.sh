@@ -16,6 +16,18 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNNOPT_SANITIZE=ON -DNNOPT_WE
 cmake --build build-asan -j"$jobs"
 ctest --test-dir build-asan -L unit --output-on-failure -j"$jobs"
 
+# ARM64: the whole build cross-compiled, its unit, kernel and model tests under
+# qemu-aarch64 per ISA level, outputs checked against this x86 build's (build/).
+# Exit 77: the cross tools and arm64 packages could not be installed, said above.
+arm64=0
+NNOPT_HOST_BUILD=$PWD/build ./scripts/cross-arm64.sh build-arm64 || arm64=$?
+if [ $arm64 -eq 77 ]; then
+  echo "nnopt: ARM64 cross build and qemu tests SKIPPED (see the reason above)"
+elif [ $arm64 -ne 0 ]; then
+  echo "nnopt: ARM64 tests under qemu-aarch64 failed" >&2
+  exit $arm64
+fi
+
 if [ -x scripts/fuzz.sh ]; then
   ./scripts/fuzz.sh "${NNOPT_FUZZ_SECONDS:-60}"
 fi
