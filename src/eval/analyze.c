@@ -1121,6 +1121,32 @@ nn_status nn_analyze(const nn_model *m, nn_dataset *calib, nn_dataset *eval,
         a->chosen = a->n_candidates - 1;
         best = q;
         for (int j = 0; j < k; j++) a->layers[order[j]].kept_float = 1;
+        if (opt->float16) {
+          /* The same layers with float16 weights: smaller, verified the same way. */
+          nn_model *h = NULL;
+          int conv = 0;
+          st = quantize_excluding(&pp, ranges, opt, names, k, &h);
+          if (!st) st = nn_weights_to_fp16(h, names, k, &conv);
+          snprintf(label, sizeof label, "int8 + %d fp16 layer%s", k, k > 1 ? "s" : "");
+          if (!st) st = eval_int(h, &ev, opt, label, &mm);
+          if (!st) st = latency_ms(h, &ev, &lat);
+          if (st) {
+            nn_model_free(h);
+            goto done;
+          }
+          meets = fmetric - mm <= budget + 1e-12;
+          st = add_candidate(a, label, k, (double)k / nl,
+                             total_macs ? (double)fmacs / (double)total_macs : 0, mm, ev.n,
+                             model_bytes(h), lat, meets);
+          if (!st && meets) {
+            a->chosen = a->n_candidates - 1;
+            nn_model_free(best);
+            best = h;
+            h = NULL;
+          }
+          nn_model_free(h);
+          if (st) goto done;
+        }
         break;
       }
     } else if (ok) {
@@ -1151,7 +1177,7 @@ nn_status nn_analyze(const nn_model *m, nn_dataset *calib, nn_dataset *eval,
           f->latency_ms > 0 ? c->latency_ms / f->latency_ms : 0);
       for (int l = 0; l < nl; l++)
         if (a->layers[l].kept_float) ADD(" %s", a->layers[l].name);
-      ADD(".");
+      ADD(strstr(c->label, "fp16") ? " (weights stored as float16)." : ".");
     } else {
       a->recommend_qat = opt->max_drop >= 0;
       ADD("INT8 loses %.2f points (%.2f%% vs %.2f%%) and no mixed-precision choice with at "

@@ -41,6 +41,7 @@ typedef struct nn_analyze_options {
   double max_drop;         /* metric budget in points (e.g. 0.3); < 0: no search */
   double max_float_share;  /* share of layers allowed in float (e.g. 0.10) */
   int calib_only;          /* stop after the representativeness check (step 1) */
+  int float16;             /* layers kept out of INT8 store their weights as float16 */
   /* Representativeness thresholds: a tensor is flagged when eval clips more than
    * clip_excess (fraction of values) beyond what the calibration data itself clips,
    * when the histograms diverge by more than js_limit bits, or when the eval values

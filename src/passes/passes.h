@@ -41,4 +41,21 @@ nn_status nn_pass_lower_qdq(nn_model *m, int *n_lowered);
  * Clip with a finite bound (ReLU6) are skipped. *n_pairs: pairs rescaled. */
 nn_status nn_pass_equalize(nn_model *m, int iterations, int *n_pairs);
 
+/* Empirical bias correction (Nagel et al. 2019; AIMET's empirical variant) on a QDQ
+ * graph: for each ref whose node (Conv, or Gemm with transA 0 and alpha = beta = 1)
+ * now reads an int8 weight through DequantizeLinear, the expected output shift
+ * (Wq - W) E[x] is subtracted from its bias (a bias is added when absent). Conv uses
+ * one mean per input channel, weighted per kernel tap by the share of output positions
+ * where the tap reads inside the input (padding reads zeros). MatMul (no bias) is left
+ * alone. *n_corrected: layers whose bias changed. */
+struct nn_channel_mean;
+typedef struct nn_bias_correction_ref {
+  const char *node;                   /* the layer's node name */
+  const float *weight;                /* its float32 weight before quantization */
+  int64_t numel;
+  const struct nn_channel_mean *mean; /* per-channel mean of its input (calibration) */
+} nn_bias_correction_ref;
+nn_status nn_pass_bias_correct(nn_model *m, const nn_bias_correction_ref *refs, int n_refs,
+                               int *n_corrected);
+
 #endif

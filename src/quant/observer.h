@@ -28,6 +28,7 @@ typedef struct nn_observer {
   double range;      /* R: histogram covers [-R, R]; 0 until the first non-zero value */
   uint64_t count;    /* values seen (NaN values are skipped and counted apart) */
   uint64_t nan_count;
+  uint64_t zeros;    /* values exactly 0 (also counted in hist); quantization keeps them exact */
   uint64_t hist[NN_OBS_BINS];
 } nn_observer;
 

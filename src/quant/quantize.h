@@ -18,14 +18,26 @@ typedef struct nn_tensor_range {
   int valid;
 } nn_tensor_range;
 
+/* Per-channel mean of one tensor (the input of a weighted layer), for bias correction:
+ * channel axis 1 for Conv inputs, the last axis for Gemm/MatMul inputs. */
+typedef struct nn_channel_mean {
+  int64_t channels;
+  double *sum;          /* per channel, over all values seen */
+  int64_t per_channel;  /* values summed per channel */
+  int ndim;             /* shape of the last value seen (spatial dims for padding) */
+  int64_t dims[NN_MAX_DIMS];
+} nn_channel_mean;
+
 typedef struct nn_calib_result {
   int n_tensors;           /* = graph tensors when calibrated */
   nn_observer **observers; /* per tensor, NULL when not observed */
+  nn_channel_mean **means; /* per tensor, when cfg->channel_means; NULL otherwise */
   int64_t samples;
 } nn_calib_result;
 
 typedef struct nn_calib_config {
   int64_t limit; /* samples (0: all) */
+  int channel_means; /* also collect per-channel means of weighted layers' inputs */
   void (*progress)(void *user, int64_t done, int64_t total);
   void *user;
 } nn_calib_config;
@@ -52,6 +64,7 @@ typedef struct nn_quant_report {
   int quantized_nodes; /* ops that now run on quantized inputs */
   int float_nodes;     /* quantizable ops kept in float (excluded or not calibrated) */
   int weights;         /* weight tensors stored as int8 */
+  int bias_corrected;  /* layers whose bias absorbed the quantization shift */
   char *notes;         /* one line per op kept in float, with the reason (malloc'ed) */
 } nn_quant_report;
 
@@ -77,6 +90,11 @@ int nn_qdq_weight_axis(const nn_node *n, const nn_tensor *w, int per_channel, in
 typedef enum nn_weight_format { NN_WEIGHTS_INT8 = 0, NN_WEIGHTS_FP16 = 1 } nn_weight_format;
 nn_status nn_quantize_weights_only(nn_model *m, nn_weight_format fmt,
                                    const nn_quant_options *opt, nn_quant_report *rep);
+/* Store the float32 initializers (16 elements or more) read only by the named nodes as
+ * float16 behind Cast: layers kept in float by mixed precision, at half the bytes.
+ * *converted (may be NULL): initializers converted. */
+nn_status nn_weights_to_fp16(nn_model *m, const char *const *nodes, int n_nodes,
+                             int *converted);
 
 /* Dynamic quantization: MatMul/Gemm with constant 2-D weights become
  * DynamicQuantizeLinear + MatMulInteger (int8 weights per column) + rescale. Needs no
@@ -91,6 +109,8 @@ typedef struct nn_ptq_options {
   nn_quant_options quant;
   int equalize; /* > 0: sweeps of cross-layer equalization before calibration */
   float smooth_alpha; /* > 0: SmoothQuant with this alpha before calibration */
+  int bias_correction; /* empirical bias correction of quantized Conv/Gemm (means from
+                          the calibration pass) */
 } nn_ptq_options;
 nn_status nn_ptq_static(nn_model *m, nn_dataset *calib, const nn_ptq_options *opt,
                         nn_quant_report *rep);
@@ -106,5 +126,58 @@ nn_status nn_ptq_static(nn_model *m, nn_dataset *calib, const nn_ptq_options *op
  * MatMuls not fed by a LayerNorm are left alone. *n_smoothed: MatMul/Gemm rescaled. */
 nn_status nn_pass_smooth_quant(nn_model *m, nn_dataset *ds, int64_t limit, float alpha,
                                int *n_smoothed);
+
+/* ---- Weight-only INT4, block-wise (gptq.c, passes/quantize_weights.c) ----
+ * Layout of ONNX Runtime's com.microsoft MatMulNBits (bits 4): the weight as W = B^T
+ * (N x K, one row per output), each row cut into ceil(K/block) blocks along K; block
+ * codes packed two per byte, low nibble first (block/2 bytes, the padding past K holds
+ * the code of 0); one float scale per block; zero points (asymmetric) packed two per
+ * byte, low nibble first, ceil(blocks/2) bytes per row. w = (code - zp) * scale, zp = 8
+ * when symmetric. Parameters follow ONNX Runtime's MLAS quantizer: asymmetric
+ * scale = (max - min) / 15 over [min(min,0), max(max,0)], zp = round(-min / scale);
+ * symmetric scale = -v / 8 with v the value of largest magnitude. */
+void nn_int4_layout(int64_t K, int64_t block, int64_t *n_blocks, int64_t *blob,
+                    int64_t *zp_bytes);
+void nn_int4_block_params(const float *x, int64_t n, int symmetric, float *scale, int *zp);
+/* Round to nearest: packed N*blocks*block/2 bytes, scales N*blocks, zps N*zp_bytes
+ * (not written when symmetric). */
+void nn_int4_quantize_rtn(const float *w, int64_t N, int64_t K, int64_t block, int symmetric,
+                          uint8_t *packed, float *scales, uint8_t *zps);
+/* Back to float (zps NULL: symmetric). */
+void nn_int4_dequantize(const uint8_t *packed, const float *scales, const uint8_t *zps,
+                        int64_t N, int64_t K, int64_t block, float *w);
+/* GPTQ on w (N x K, updated in place) with the inputs' Hessian H (K x K, row-major;
+ * dead inputs get H_kk = 1), damping damp * mean(diag H) (damp 0: 0.01): columns in
+ * lazy batches of max(128, block), block parameters computed when a block starts from
+ * the weights updated so far. Outputs as nn_int4_quantize_rtn. */
+nn_status nn_gptq_quantize(float *w, int64_t N, int64_t K, double *H, int64_t block,
+                           int symmetric, float damp, uint8_t *packed, float *scales,
+                           uint8_t *zps);
+/* Hessians H_i = 2 X_i^T X_i (every row of every observation of tensor i, whose last
+ * dim is K[i]) over up to cfg->limit samples of ds; the caller owns all arrays
+ * (H[i] holds K[i]^2 doubles, zeroed here). */
+typedef struct nn_gptq_hessians {
+  int n;
+  const int *tensors;
+  const int64_t *K;
+  double **H;
+  int64_t *rows;
+  int64_t samples;
+} nn_gptq_hessians;
+nn_status nn_gptq_collect(const nn_model *m, nn_dataset *ds, const nn_calib_config *cfg,
+                          nn_gptq_hessians *h);
+
+/* MatMul and Gemm (transA 0, alpha 1, beta 1) with a constant float32 2-D weight become
+ * com.microsoft MatMulNBits (bits 4, Gemm's C added back by an Add); with calib, the
+ * weights are quantized with GPTQ from Hessians over calib. opt: exclude list. */
+typedef struct nn_int4_options {
+  int block_size;      /* power of two >= 16; 0: 32 */
+  int symmetric;       /* no zero points */
+  nn_dataset *calib;   /* non-NULL: GPTQ */
+  nn_calib_config config;
+  float damp;          /* 0: 0.01 */
+} nn_int4_options;
+nn_status nn_quantize_weights_int4(nn_model *m, const nn_int4_options *o,
+                                   const nn_quant_options *opt, nn_quant_report *rep);
 
 #endif

@@ -47,7 +47,7 @@ fragile)
   "$nnopt" quantize "$model" -o "$work/fragile_int8.onnx" --calib "$train" --calib-size 500 \
     --eval "$test_set" --metric top1 --eval-limit 2000 | tee "$work/ptq.txt"
   "$nnopt" analyze "$model" --calib "$train" --calib-size 500 --eval "$test_set" \
-    --eval-size 2000 --sens-size 100 --max-drop 0.3 --json "$work/report.json" \
+    --eval-size 2000 --sens-size 100 --max-drop 0.3 --float-type fp16 --json "$work/report.json" \
     --html "$work/report.html" -o "$work/fragile_mixed.onnx" | tee "$work/analyze.txt"
   # The written model, evaluated again by `nnopt eval` (integer runtime).
   "$nnopt" eval "$work/fragile_mixed.onnx" --data "$test_set" --metric top1 --limit 2000 \

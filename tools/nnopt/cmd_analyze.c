@@ -25,7 +25,8 @@ static int usage(void) {
       "usage: nnopt analyze MODEL --calib SPEC --eval SPEC [--metric top1] [--calib-size N]\n"
       "       [--eval-size N] [--sens-size N] [--method minmax|percentile|entropy|mse]\n"
       "       [--per-tensor] [--act-int8] [--exclude NODE_OR_OP]... [--max-drop POINTS]\n"
-      "       [--max-float-share F] [--calib-only] [-o OUT.onnx] [--json FILE] [--html FILE]");
+      "       [--max-float-share F] [--float-type fp32|fp16] [--calib-only] [-o OUT.onnx]\n"
+      "       [--json FILE] [--html FILE]");
 }
 
 int cmd_analyze(int argc, char **argv) {
@@ -54,6 +55,12 @@ int cmd_analyze(int argc, char **argv) {
     else if (!strcmp(a, "--max-drop") && more) o.max_drop = atof(argv[++i]);
     else if (!strcmp(a, "--max-float-share") && more) o.max_float_share = atof(argv[++i]);
     else if (!strcmp(a, "--calib-only")) o.calib_only = 1;
+    else if (!strcmp(a, "--float-type") && more) {
+      const char *t = argv[++i];
+      if (strcmp(t, "fp16") && strcmp(t, "fp32"))
+        return cli_usage("analyze", "--float-type takes fp32 or fp16, not '%s'", t);
+      o.float16 = !strcmp(t, "fp16");
+    }
     else if (!strcmp(a, "--json") && more) json = argv[++i];
     else if (!strcmp(a, "--html") && more) html = argv[++i];
     else if (a[0] == '-' && a[1]) return usage();

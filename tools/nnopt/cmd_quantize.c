@@ -1,7 +1,8 @@
 /*
  * cmd_quantize.c - `nnopt quantize IN -o OUT (--calib SPEC | --dynamic | --weight-only F)`:
  * static INT8 post-training quantization to a QDQ model, dynamic quantization of
- * MatMul/Gemm, or weight-only int8/fp16 compression, with a before/after table of file size,
+ * MatMul/Gemm, or weight-only int8/fp16 compression or block-wise int4 (MatMulNBits, round
+ * to nearest or GPTQ with --gptq --calib), with a before/after table of file size,
  * parameter bytes, accuracy (when --eval is given) and single-thread latency.
  */
 #include <stdio.h>
@@ -97,6 +98,9 @@ int cmd_quantize(int argc, char **argv) {
   po.quant.per_channel = 1;
   int64_t calib_size = 500, eval_limit = 0;
   int dynamic = 0, weight_only = -1;
+  enum { WEIGHTS_INT4 = 100 }; /* --weight-only int4: MatMulNBits, not nn_weight_format */
+  nn_int4_options i4 = {0};
+  int gptq = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int more = i + 1 < argc;
@@ -111,12 +115,21 @@ int cmd_quantize(int argc, char **argv) {
       const char *f = argv[++i];
       if (!strcmp(f, "int8")) weight_only = NN_WEIGHTS_INT8;
       else if (!strcmp(f, "fp16")) weight_only = NN_WEIGHTS_FP16;
-      else return cli_usage("quantize", "--weight-only takes int8 or fp16, not '%s'", f);
+      else if (!strcmp(f, "int4")) weight_only = WEIGHTS_INT4;
+      else return cli_usage("quantize", "--weight-only takes int8, int4 or fp16, not '%s'", f);
     }
+    else if (!strcmp(a, "--block-size") && more) {
+      i4.block_size = atoi(argv[++i]);
+      if (i4.block_size < 16 || (i4.block_size & (i4.block_size - 1)))
+        return cli_usage("quantize", "--block-size takes a power of two >= 16 (32, 64, 128)");
+    }
+    else if (!strcmp(a, "--gptq")) gptq = 1;
+    else if (!strcmp(a, "--symmetric")) i4.symmetric = 1;
     else if (!strcmp(a, "--act-int8")) po.quant.act_signed = 1;
     else if (!strcmp(a, "--act-symmetric")) po.quant.act_signed = po.quant.act_symmetric = 1;
     else if (!strcmp(a, "--keep-first-last")) po.quant.keep_first_last = 1;
     else if (!strcmp(a, "--equalize")) po.equalize = 4;
+    else if (!strcmp(a, "--bias-correction")) po.bias_correction = 1;
     else if (!strcmp(a, "--smooth-quant") && more) {
       po.smooth_alpha = (float)atof(argv[++i]);
       if (!(po.smooth_alpha > 0 && po.smooth_alpha < 1))
@@ -130,10 +143,15 @@ int cmd_quantize(int argc, char **argv) {
     else if (!in) in = a;
     else return cli_usage("quantize", "unexpected argument '%s'", a);
   }
-  int modes = !!calib_spec + dynamic + (weight_only >= 0);
+  int modes = (calib_spec && !gptq) + dynamic + (weight_only >= 0);
   if (!in || !out || modes != 1)
     return cli_usage("quantize", "usage: nnopt quantize IN.onnx -o OUT.onnx "
-                                 "(--calib SPEC | --dynamic | --weight-only int8|fp16)");
+                                 "(--calib SPEC | --dynamic | --weight-only int8|int4|fp16 "
+                                 "[--block-size N] [--gptq --calib SPEC])");
+  if (gptq && (weight_only != WEIGHTS_INT4 || !calib_spec))
+    return cli_usage("quantize", "--gptq needs --weight-only int4 and --calib SPEC");
+  if ((i4.block_size || i4.symmetric) && weight_only != WEIGHTS_INT4)
+    return cli_usage("quantize", "--block-size and --symmetric apply to --weight-only int4 only");
   int mth = nn_calib_method_parse(method);
   if (mth < 0) return cli_usage("quantize", "unknown --method '%s' (minmax, percentile, entropy, mse)", method);
   po.calib.method = (nn_calib_method)mth;
@@ -153,6 +171,10 @@ int cmd_quantize(int argc, char **argv) {
     rc = cli_fail(st);
     goto done;
   }
+  if (calib && nn_dataset_count(calib) <= 0) {
+    rc = cli_fail(nn_errorf(NN_ERR_INVALID, "%s: the calibration dataset is empty", calib_spec));
+    goto done;
+  }
   nn_dataset *bench_ds = calib ? calib : eval;
   if ((st = measure(m, in, eval, metric, bench_ds, &before))) {
     rc = cli_fail(st);
@@ -160,6 +182,14 @@ int cmd_quantize(int argc, char **argv) {
   }
   if (dynamic) {
     st = nn_quantize_dynamic(m, &po.quant, &rep);
+  } else if (weight_only == WEIGHTS_INT4) {
+    i4.calib = gptq ? calib : NULL;
+    i4.config = po.config;
+    if (gptq) fprintf(stderr, "GPTQ: collecting Hessians over %lld samples\n",
+                      (long long)(calib_size > 0 && calib_size < nn_dataset_count(calib)
+                                      ? calib_size : nn_dataset_count(calib)));
+    st = nn_quantize_weights_int4(m, &i4, &po.quant, &rep);
+    cli_progress_done();
   } else if (weight_only >= 0) {
     st = nn_quantize_weights_only(m, (nn_weight_format)weight_only, &po.quant, &rep);
   } else {
@@ -186,6 +216,7 @@ int cmd_quantize(int argc, char **argv) {
   const char *kind = dynamic ? "int8 (dynamic)"
                      : weight_only == NN_WEIGHTS_INT8 ? "int8 weights"
                      : weight_only == NN_WEIGHTS_FP16 ? "fp16 weights"
+                     : weight_only == WEIGHTS_INT4 ? (gptq ? "int4 (GPTQ)" : "int4 (RTN)")
                                                       : "int8 (QDQ)";
   printf("\n%-28s %16s %16s %10s\n", "", "float", kind, "ratio");
   printf("%-28s %13.2f MB %13.2f MB %9.2fx\n", "file size", before.file_bytes / 1e6,
@@ -203,10 +234,14 @@ int cmd_quantize(int argc, char **argv) {
            before.latency_ms, after.latency_ms, after.latency_ms / before.latency_ms);
   if (weight_only >= 0)
     printf("%d weight tensors stored as %s\n", rep.weights,
-           weight_only == NN_WEIGHTS_FP16 ? "float16" : "int8");
+           weight_only == NN_WEIGHTS_FP16 ? "float16"
+           : weight_only == WEIGHTS_INT4   ? "int4 blocks (MatMulNBits)"
+                                           : "int8");
   else
     printf("%d ops quantized, %d weights int8, %d quantizable ops kept in float\n",
            rep.quantized_nodes, rep.weights, rep.float_nodes);
+  if (rep.bias_corrected)
+    printf("%d biases corrected for the weight quantization shift\n", rep.bias_corrected);
 done:
   nn_quant_report_free(&rep);
   nn_dataset_free(calib);
