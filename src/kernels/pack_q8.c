@@ -428,14 +428,45 @@ void nn_q8_quantize__scalar(size_t n, const float *x, float scale, int32_t zp, i
 
 /* ------------------------------------------------------------------ MaxPool */
 
-/* Rows of the window first (contiguous, vectorizable), then the columns. */
-#define DEFINE_MAXPOOL2D(NAME, T, LOWEST)                                                 \
+/* Rows of the window first (contiguous, vectorizable) into a row padded with the lowest
+ * code, then the columns: the running maximum over the kW taps at every padded position
+ * (contiguous again), and outputs picked every sW. The lowest code is the identity of
+ * max, so padding needs no bounds checks; a window entirely in the padding gives it, as
+ * the reference does. Rows too wide for the stack buffers take the checked loop. */
+#define Q8_MAXPOOL_BUF (2 * NN_Q8_MAXPOOL_MAX_W)
+
+/* d[i] = max(a[i], b[i]) for i < n (d may be a or b), 16 bytes at a time with generic
+ * vectors: this file is built for the baseline ISA at -O2, where GCC leaves byte loops
+ * of unknown length scalar. */
+typedef uint8_t q8_u8x16 __attribute__((vector_size(16)));
+typedef int8_t q8_i8x16 __attribute__((vector_size(16)));
+#define DEFINE_VMAX(NAME, T, V)                                                           \
+  static void NAME(T *d, const T *a, const T *b, int64_t n) {                             \
+    int64_t i = 0;                                                                        \
+    for (; i + 16 <= n; i += 16) {                                                        \
+      V va, vb;                                                                           \
+      memcpy(&va, a + i, 16);                                                             \
+      memcpy(&vb, b + i, 16);                                                             \
+      const V m = (V)(va > vb);                                                           \
+      const V r = (va & m) | (vb & ~m);                                                   \
+      memcpy(d + i, &r, 16);                                                              \
+    }                                                                                     \
+    for (; i < n; i++) d[i] = a[i] > b[i] ? a[i] : b[i];                                  \
+  }
+DEFINE_VMAX(q8_vmax_u8, uint8_t, q8_u8x16)
+DEFINE_VMAX(q8_vmax_i8, int8_t, q8_i8x16)
+#define DEFINE_MAXPOOL2D(NAME, T, LOWEST, VMAX)                                               \
   void NAME(const nn_pool_params *p, const T *x, T *y, size_t plane0, size_t n) {         \
     const int64_t iH = p->in[1], iW = p->in[2], oH = p->out[1], oW = p->out[2];           \
     const int64_t kH = p->kernel[1], kW = p->kernel[2], sH = p->stride[1], sW = p->stride[2]; \
     const int64_t dH = p->dilation[1], dW = p->dilation[2];                               \
     const int64_t pH = p->pad_begin[1], pW = p->pad_begin[2];                             \
-    T row[NN_Q8_MAXPOOL_MAX_W];                                                           \
+    const int64_t span = (oW - 1) * sW + 1, ext = span + (kW - 1) * dW;                   \
+    const int padded = pW >= 0 && ext <= Q8_MAXPOOL_BUF && pW + iW <= Q8_MAXPOOL_BUF;     \
+    T prow[Q8_MAXPOOL_BUF], hmax[Q8_MAXPOOL_BUF];                                         \
+    T *row = padded ? prow + pW : prow;                                                   \
+    if (padded)                                                                           \
+      for (int64_t w = 0; w < (ext > pW + iW ? ext : pW + iW); w++) prow[w] = LOWEST;     \
     for (size_t pl = plane0; pl < plane0 + n; pl++) {                                     \
       const T *xp = x + (int64_t)pl * iH * iW;                                            \
       T *yp = y + (int64_t)pl * oH * oW;                                                  \
@@ -450,10 +481,19 @@ void nn_q8_quantize__scalar(size_t n, const float *x, float scale, int32_t zp, i
           continue;                                                                       \
         }                                                                                 \
         const T *r0 = xp + (h0 + t0 * dH) * iW;                                           \
-        for (int64_t w = 0; w < iW; w++) row[w] = r0[w];                                  \
+        memcpy(row, r0, (size_t)iW * sizeof(T));                                          \
         for (int64_t t = t0 + 1; t < t1; t++) {                                           \
           const T *r = xp + (h0 + t * dH) * iW;                                           \
-          for (int64_t w = 0; w < iW; w++) row[w] = r[w] > row[w] ? r[w] : row[w];        \
+          VMAX(row, row, r, iW);                                                          \
+        }                                                                                 \
+        if (padded) {                                                                     \
+          T *hm = sW == 1 ? yr : hmax;                                                    \
+          if (kW == 1) memcpy(hm, prow, (size_t)span * sizeof(T));                        \
+          for (int64_t c = 1; c < kW; c++)                                                \
+            VMAX(hm, c == 1 ? prow : hm, prow + c * dW, span);                            \
+          if (sW != 1)                                                                    \
+            for (int64_t ow = 0; ow < oW; ow++) yr[ow] = hmax[ow * sW];                   \
+          continue;                                                                       \
         }                                                                                 \
         for (int64_t ow = 0; ow < oW; ow++) {                                             \
           const int64_t w0 = ow * sW - pW;                                                \
@@ -468,8 +508,8 @@ void nn_q8_quantize__scalar(size_t n, const float *x, float scale, int32_t zp, i
     }                                                                                     \
   }
 
-DEFINE_MAXPOOL2D(nn_u8_maxpool2d, uint8_t, 0)
-DEFINE_MAXPOOL2D(nn_i8_maxpool2d, int8_t, -128)
+DEFINE_MAXPOOL2D(nn_u8_maxpool2d, uint8_t, 0, q8_vmax_u8)
+DEFINE_MAXPOOL2D(nn_i8_maxpool2d, int8_t, -128, q8_vmax_i8)
 
 void nn_x8_maxpool2d(const nn_pool_params *p, const void *x, void *y, size_t plane0, size_t n,
                      int is_signed) {

@@ -17,35 +17,43 @@ static inline __mmask16 q8_mask16(size_t n) {
   return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
 }
 
-/* (float)v * scale rounded half to even, clamped to [lo, hi] (= q range - zp), + zp. */
-static inline __m512i q8_requant16(__m512i v, __m512 scale, __m512 lo, __m512 hi, __m512i zp) {
+/* (float)v * scale rounded half to even and clamped to [lo, hi] (= q range - zp). lo and
+ * hi are integers, so clamping first and rounding in the conversion gives the same
+ * result as rounding first. */
+static inline __m512i q8_requant16_nozp(__m512i v, __m512 scale, __m512 lo, __m512 hi) {
   __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), scale);
-  f = _mm512_roundscale_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
-  return _mm512_add_epi32(_mm512_cvtps_epi32(f), zp);
+  return _mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+/* The same, + zp. */
+static inline __m512i q8_requant16(__m512i v, __m512 scale, __m512 lo, __m512 hi, __m512i zp) {
+  return _mm512_add_epi32(q8_requant16_nozp(v, scale, lo, hi), zp);
 }
 
 /* Epilogue constants of a tile, read once (stores through c may alias *p, so the
  * compiler would otherwise reload them for every row). */
 typedef struct q8_epi512 {
   __m512 lo, hi;
-  __m512i zp;
+  __m256i zp8; /* the zero point's byte: added after narrowing (v + zp is in the 8-bit
+                * range, so its low byte is the low byte of v plus that of zp) */
 } q8_epi512;
 
 static inline q8_epi512 q8_epi512_make(const nn_q8_gemm_params *p) {
   q8_epi512 e;
   e.lo = _mm512_set1_ps((float)(p->qmin - p->out_zp));
   e.hi = _mm512_set1_ps((float)(p->qmax - p->out_zp));
-  e.zp = _mm512_set1_epi32(p->out_zp);
+  e.zp8 = _mm256_set1_epi8((char)(uint8_t)p->out_zp);
   return e;
 }
 
-/* Store row r (< mr) of a tile held as two vectors of 16 columns (nc <= 32 valid). */
-static inline void q8_store_row32(__m512i v0, __m512i v1, size_t r, size_t nc, void *c,
-                                  size_t ldc, int mode, const nn_q8_gemm_params *p,
-                                  const q8_epi512 *e) {
+/* Store row r (< mr) of a tile held as two vectors of 16 columns (nc <= 32 valid).
+ * bias_done: the accumulators started from row_bias[r] (q8_acc_init). */
+static inline void q8_store_row32_b(__m512i v0, __m512i v1, size_t r, size_t nc, void *c,
+                                    size_t ldc, int mode, const nn_q8_gemm_params *p,
+                                    const q8_epi512 *e, int bias_done) {
   const __mmask16 k0 = q8_mask16(nc), k1 = nc > 16 ? q8_mask16(nc - 16) : 0;
-  if (p->row_bias) {
+  if (p->row_bias && !bias_done) {
     const __m512i b = _mm512_set1_epi32(p->row_bias[r]);
     v0 = _mm512_add_epi32(v0, b);
     v1 = _mm512_add_epi32(v1, b);
@@ -67,11 +75,23 @@ static inline void q8_store_row32(__m512i v0, __m512i v1, size_t r, size_t nc, v
     return;
   }
   const __m512 s = _mm512_set1_ps(p->scale[r]);
-  __m128i q0 = _mm512_cvtepi32_epi8(q8_requant16(v0, s, e->lo, e->hi, e->zp));
-  __m128i q1 = _mm512_cvtepi32_epi8(q8_requant16(v1, s, e->lo, e->hi, e->zp));
+  __m128i q0 = _mm512_cvtepi32_epi8(q8_requant16_nozp(v0, s, e->lo, e->hi));
+  __m128i q1 = _mm512_cvtepi32_epi8(q8_requant16_nozp(v1, s, e->lo, e->hi));
   __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(q0), q1, 1);
+  q = _mm256_add_epi8(q, e->zp8);
   const __mmask32 km = nc >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << nc) - 1u);
   _mm256_mask_storeu_epi8((uint8_t *)c + r * ldc, km, q);
+}
+
+static inline void q8_store_row32(__m512i v0, __m512i v1, size_t r, size_t nc, void *c,
+                                  size_t ldc, int mode, const nn_q8_gemm_params *p,
+                                  const q8_epi512 *e) {
+  q8_store_row32_b(v0, v1, r, nc, c, ldc, mode, p, e, 0);
+}
+
+/* Accumulator start of row r: row_bias[r] (then stored with bias_done), or 0. */
+static inline __m512i q8_acc_init(const nn_q8_gemm_params *p, size_t r, size_t mr) {
+  return p->row_bias && r < mr ? _mm512_set1_epi32(p->row_bias[r]) : _mm512_setzero_si512();
 }
 
 static inline __m512i q8_bcst_quad(const int8_t *w) {

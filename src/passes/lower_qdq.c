@@ -3,12 +3,20 @@
  * models execute with integer kernels (u8 x s8 -> s32, requantize) instead of float
  * fake-quantization:
  *   DQ(x) DQ(w) [DQ(b)] -> Conv   -> [Relu|Clip] -> Q   =>  QLinearConv
+ *   DQ(x) DQ(w) [DQ(b)] -> Gemm (transB) -> [Relu|Clip] -> Q
+ *                          =>  Reshape [M, K, 1, 1] -> QLinearConv (1x1) -> Reshape [M, N]
+ *     (a classifier head then runs on int8 weights, a quarter of the float bytes, with
+ *     the bias and requantization in the GEMM epilogue)
  *   DQ(a) DQ(b)         -> MatMul -> Q               =>  QLinearMatMul
  *   DQ(a) DQ(b)         -> Add    -> [Relu]   -> Q   =>  QLinearAdd (com.microsoft)
  *   DQ(x) -> MaxPool / Reshape / Transpose / ... -> Q (same parameters)  =>  the op on
- *   the quantized tensor itself.
+ *   the quantized tensor itself; Concat likewise when every input has the output's
+ *   parameters (the quantizer unifies them around U-Net skip connections).
  * A fused Relu/Clip is exact only when the output zero point is the lowest code (the
- * quantized range starts at 0), which calibration of a Relu output guarantees.
+ * quantized range starts at 0), which calibration of a Relu output guarantees. A Relu
+ * after a Conv whose output zero point is higher (its scale shared with a Concat) becomes
+ * Max(codes, zero point) after the QLinearConv: both sides give the zero point's code
+ * for negative sums and the same code otherwise.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -127,6 +135,66 @@ static const char *const k_moves[] = {"MaxPool",   "GlobalMaxPool", "Reshape", "
                                       "Transpose", "Squeeze",       "Unsqueeze", "Identity",
                                       NULL};
 
+/* Concat of DQ outputs that all have the parameters of the Q after it: concatenate the
+ * codes (inputs rewired to the quantized tensors, the Q killed). */
+static int concat_moves(nn_graph *g, const nn_use_map *u, nn_node *n, unsigned char *kill) {
+  const int qn = sole_q(g, u, n->outputs[0]);
+  if (qn < 0) return 0;
+  const nn_node *q = &g->nodes[qn];
+  const float ys = scalar_f(g, q->inputs[1]);
+  nn_dtype ydt, xdt;
+  const int32_t yzv = zp_value(g, q->n_inputs > 2 ? q->inputs[2] : -1, &ydt);
+  dq_info d;
+  for (int k = 0; k < n->n_inputs; k++) {
+    if (!get_dq(g, n->inputs[k], &d) || d.per_axis ||
+        fabsf(scalar_f(g, d.scale) - ys) > 1e-7f * ys || zp_value(g, d.zp, &xdt) != yzv ||
+        xdt != ydt)
+      return 0;
+    const nn_tensor *x = &g->tensors[d.q];
+    if ((x->flags & NN_T_INITIALIZER) && x->dtype != ydt) return 0; /* e.g. int32 codes */
+  }
+  for (int k = 0; k < n->n_inputs; k++) {
+    get_dq(g, n->inputs[k], &d);
+    n->inputs[k] = d.q;
+  }
+  n->outputs[0] = q->outputs[0];
+  kill[qn] = 1;
+  return 1;
+}
+
+/* A Reshape of tensor in to the constant shape dims (0 copies the input dim, -1 is
+ * inferred) writing tensor out. Returns NN_OK or an out-of-memory status. */
+static nn_status add_reshape(nn_graph *g, const char *base, int in, int ndim,
+                             const int64_t *dims, int out) {
+  int64_t *d = malloc((size_t)ndim * sizeof *d);
+  if (!d) return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  memcpy(d, dims, (size_t)ndim * sizeof *d);
+  const int64_t sd = ndim;
+  int shape = nn_graph_add_initializer(g, "shape", NN_INT64, 1, &sd, d);
+  char *name = shape >= 0 ? nn_graph_unique_node_name(g, base) : NULL;
+  const int ins[2] = {in, shape};
+  int r = name ? nn_graph_add_node(g, "Reshape", "", name, 2, ins, 1, &out) : -1;
+  free(name);
+  return r < 0 ? nn_errorf(NN_ERR_NOMEM, "out of memory") : NN_OK;
+}
+
+/* Gemm(DQ(x), DQ(w), DQ(b)) with a constant int8 weight [N, K] (transB = 1, per tensor or
+ * per row), alpha = beta = 1, no transA, and a 1-D bias: the shape of a classifier head
+ * that QLinearConv runs as a 1x1 convolution. */
+static int gemm_lowerable(const nn_graph *g, const nn_node *n, const dq_info *dw) {
+  if (nn_attr_int(n, "transA", 0) != 0 || nn_attr_int(n, "transB", 0) != 1 ||
+      nn_attr_float(n, "alpha", 1.0f) != 1.0f || nn_attr_float(n, "beta", 1.0f) != 1.0f)
+    return 0;
+  const nn_tensor *w = &g->tensors[dw->q];
+  if (!is_init(g, dw->q) || w->dtype != NN_INT8 || w->ndim != 2) return 0;
+  if (dw->per_axis) {
+    const nn_node *d = &g->nodes[dw->node];
+    if (nn_attr_int(d, "axis", 1) != 0 || nn_tensor_numel(&g->tensors[dw->scale]) != w->dims[0])
+      return 0;
+  }
+  return 1;
+}
+
 nn_status nn_pass_lower_qdq(nn_model *m, int *n_lowered) {
   nn_graph *g = m->graph;
   nn_status st = NN_OK;
@@ -144,7 +212,13 @@ nn_status nn_pass_lower_qdq(nn_model *m, int *n_lowered) {
   for (int i = 0; i < n_nodes; i++) {
     nn_node *n = &g->nodes[i];
     if (kill[i] || n->n_outputs < 1) continue;
+    if (op_is(n, "Concat")) {
+      if (n->n_outputs == 1 && n->n_inputs >= 1 && concat_moves(g, &u, n, kill)) (*n_lowered)++;
+      continue;
+    }
     int conv = op_is(n, "Conv"), mm = op_is(n, "MatMul"), add = op_is(n, "Add");
+    const int gemm = op_is(n, "Gemm");
+    conv |= gemm; /* lowered to a QLinearConv too, between two Reshapes */
     int moves = 0;
     for (const char *const *p = k_moves; *p; p++) moves |= op_is(n, *p);
     if (!conv && !mm && !add && !moves) continue;
@@ -166,7 +240,11 @@ nn_status nn_pass_lower_qdq(nn_model *m, int *n_lowered) {
     int ys = q->inputs[1], yz = q->n_inputs > 2 ? q->inputs[2] : -1, yq = q->outputs[0];
     nn_dtype ydt, xdt;
     int32_t yzv = zp_value(g, yz, &ydt), xzv = zp_value(g, dx.zp, &xdt);
-    if (act >= 0 && !act_implied(g, &g->nodes[act], opset, scalar_f(g, ys), yzv, ydt)) continue;
+    int relu_max = 0; /* a Relu kept as Max(codes, zero point) after the op */
+    if (act >= 0 && !act_implied(g, &g->nodes[act], opset, scalar_f(g, ys), yzv, ydt)) {
+      if (!conv || !op_is(&g->nodes[act], "Relu") || yz < 0) continue;
+      relu_max = 1;
+    }
     if (moves) {
       /* Same parameters on both sides: the op moves quantized values as they are. */
       if (fabsf(scalar_f(g, ys) - scalar_f(g, dx.scale)) > 1e-7f * scalar_f(g, ys) ||
@@ -184,9 +262,13 @@ nn_status nn_pass_lower_qdq(nn_model *m, int *n_lowered) {
     n = &g->nodes[i];
     if (conv) {
       if (!is_init(g, dw.q) || g->tensors[dw.q].dtype != NN_INT8) continue;
+      if (gemm && !gemm_lowerable(g, n, &dw)) continue;
       int bias = -1;
       if (n->n_inputs > 2 && n->inputs[2] >= 0) {
         if (!get_dq(g, n->inputs[2], &db) || g->tensors[db.q].dtype != NN_INT32) continue;
+        if (gemm && (g->tensors[db.q].ndim != 1 ||
+                     g->tensors[db.q].dims[0] != g->tensors[dw.q].dims[0]))
+          continue;
         /* The bias must already be in the accumulator's scale (x_scale * w_scale). */
         const nn_tensor *bs = &g->tensors[db.scale], *ws = &g->tensors[dw.scale];
         int64_t nb = nn_tensor_numel(bs), nw = nn_tensor_numel(ws);
@@ -200,8 +282,32 @@ nn_status nn_pass_lower_qdq(nn_model *m, int *n_lowered) {
         bias = db.q;
       }
       if (dw.zp < 0 && (dw.zp = zeros_like_scale(g, dw.scale, NN_INT8)) < 0) goto oom;
+      int xin = dx.q, wq = dw.q;
+      if (gemm) {
+        /* x [M, K] -> [M, K, 1, 1]; w [N, K] -> [N, K, 1, 1]; y [M, N, 1, 1] -> [M, N]. */
+        const nn_tensor *wt = &g->tensors[dw.q];
+        const int64_t wd[4] = {wt->dims[0], wt->dims[1], 1, 1};
+        void *wcopy = malloc(wt->nbytes ? wt->nbytes : 1);
+        if (!wcopy) goto oom;
+        memcpy(wcopy, wt->data, wt->nbytes);
+        static const int64_t to4[4] = {0, -1, 1, 1}, to2[2] = {0, -1};
+        if ((wq = nn_graph_add_initializer(g, "gemm_weight_1x1", NN_INT8, 4, wd, wcopy)) < 0 ||
+            (xin = nn_graph_add_tensor(g, "gemm_x_nchw")) < 0)
+          goto oom;
+        int y4 = nn_graph_add_tensor(g, "gemm_y_nchw");
+        if (y4 < 0) goto oom;
+        if ((st = add_reshape(g, "gemm_x_to_nchw", dx.q, 4, to4, xin)) ||
+            (st = add_reshape(g, "gemm_y_to_2d", y4, 2, to2, yq)))
+          goto done;
+        yq = y4;
+        n = &g->nodes[i];
+        for (int a = 0; a < n->n_attrs; a++) nn_attr_free(&n->attrs[a]);
+        free(n->attrs);
+        n->attrs = NULL;
+        n->n_attrs = 0;
+      }
       n = &g->nodes[i];
-      int in[9] = {dx.q, dx.scale, dx.zp, dw.q, dw.scale, dw.zp, ys, yz, bias};
+      int in[9] = {xin, dx.scale, dx.zp, wq, dw.scale, dw.zp, ys, yz, bias};
       if ((st = set_inputs(n, in, bias >= 0 ? 9 : 8)) || (st = nn_node_set_op(n, "QLinearConv", "")))
         goto done;
     } else if (mm) {
@@ -219,6 +325,16 @@ nn_status nn_pass_lower_qdq(nn_model *m, int *n_lowered) {
       int in[8] = {dx.q, dx.scale, dx.zp, dw.q, dw.scale, dw.zp, ys, yz};
       if ((st = set_inputs(n, in, 8)) || (st = nn_node_set_op(n, "QLinearAdd", "com.microsoft")))
         goto done;
+    }
+    if (relu_max) {
+      const int pre = nn_graph_add_tensor(g, "codes_before_relu");
+      char *nm = pre >= 0 ? nn_graph_unique_node_name(g, "relu_on_codes") : NULL;
+      const int mx[2] = {pre, yz};
+      const int mi = nm ? nn_graph_add_node(g, "Max", "", nm, 2, mx, 1, &yq) : -1;
+      free(nm);
+      if (mi < 0) goto oom;
+      yq = pre;
+      n = &g->nodes[i];
     }
     n->outputs[0] = yq;
     kill[qn] = 1;

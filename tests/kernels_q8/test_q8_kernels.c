@@ -239,6 +239,38 @@ static void test_packed_requant(const nn_kernels *k) {
         qconv_case(k, ms[mi], ns[ni], ks[ki], c % 3 == 2, c % 5 == 4, c % 4 == 3,
                    (int)(rnd() % 256), c % 3);
   for (int z = 0; z < 256; z++) qconv_case(k, 9, 37, 19, z & 1, (z >> 1) & 1, z % 3 == 0, z, z % 3);
+  /* One column (classifier heads: the VNNI tile's single-column path), odd depths. */
+  for (int z = 0; z < 64; z++)
+    qconv_case(k, 17, 1, 21 + 8 * (size_t)(z % 5), z & 1, (z >> 1) & 1, z % 3 == 0, 4 * z, z % 3);
+}
+
+/* ---------------------------------------------------------------- panel packer */
+
+/* The table's packer against the scalar one, byte for byte (padding included), with
+ * every row ending at a guard page right after the columns packed. */
+static void test_pack_x(const nn_kernels *k) {
+  static const size_t ks[] = {1, 3, 4, 5, 9, 37};
+  const size_t nr = k->q8_nr;
+  for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
+    for (size_t nc = 1; nc <= nr; nc++) {
+      const size_t kk = ks[ki], col = (ki + nc) % 5, kq = (kk + 3) / 4;
+      guard g[64];
+      const uint8_t *rows[64];
+      for (size_t r = 0; r < kk; r++) {
+        uint8_t *b = gmalloc(&g[r], col + nc);
+        fill(b, col + nc);
+        rows[r] = b;
+      }
+      uint8_t *want = malloc(kq * 4 * nr), *got = malloc(kq * 4 * nr);
+      const uint8_t xm = (nc & 1) ? 0x80 : 0;
+      memset(got, 0xA5, kq * 4 * nr);
+      nn_q8_pack_x__scalar(kk, nc, nr, rows, col, xm, want);
+      k->q8_pack_x(kk, nc, nr, rows, col, xm, got);
+      CHECK(!memcmp(want, got, kq * 4 * nr), "pack_x k %zu nc %zu nr %zu col %zu", kk, nc, nr,
+            col);
+      free(want), free(got);
+      for (size_t r = 0; r < kk; r++) gfree(&g[r]);
+    }
 }
 
 /* ---------------------------------------------------------------- depthwise 3x3 */
@@ -300,14 +332,30 @@ static void dw_case(const nn_kernels *k, size_t ih, size_t iw, unsigned stride, 
   gfree(&gx), gfree(&gy);
 }
 
+#if defined(__x86_64__)
+void nn_q8_dwconv3x3__avx512vnni(const nn_q8_dw_args *);
+#endif
+
 static void test_dwconv(const nn_kernels *k) {
-  static const size_t sizes[] = {3, 4, 5, 7, 8, 14, 15, 16, 17, 28, 33, 56, 65, 70, 112, 131};
+  /* Widths around the narrow-plane kernel's limits (8 and 48 outputs at stride 1, 8 and
+   * 16 at stride 2) as well as MobileNet's planes. */
+  static const size_t sizes[] = {3,  4,  5,  7,  8,  9,  10, 14, 15, 16, 17, 18, 28, 31,
+                                 32, 33, 34, 47, 48, 49, 50, 56, 65, 70, 112, 131};
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
     for (size_t j = 0; j < sizeof sizes / sizeof sizes[0]; j += 3)
       for (unsigned s = 1; s <= 2; s++) {
         dw_case(k, sizes[i], sizes[j], s, 1, (int)((i + j + s) & 1));
         dw_case(k, sizes[j], sizes[i], s, 0, (int)((i + j) & 1));
       }
+#if defined(__x86_64__)
+  /* The table takes the VBMI kernel where the CPU has it; the VNNI-only one (Cascade
+   * Lake) must stay exact too. */
+  if (k->isa == NN_ISA_AVX512VNNI && k->q8_dwconv3x3 != nn_q8_dwconv3x3__avx512vnni) {
+    nn_kernels k2 = *k;
+    k2.q8_dwconv3x3 = nn_q8_dwconv3x3__avx512vnni;
+    test_dwconv(&k2);
+  }
+#endif
 }
 
 /* ---------------------------------------------------------------- QLinearAdd */
@@ -432,6 +480,8 @@ static void test_maxpool(void) {
       {112, 112, 3, 2, 1, 1, 1}, {7, 9, 3, 1, 1, 1, 1}, {10, 11, 2, 2, 0, 1, 1},
       {5, 5, 3, 3, 2, 2, 1},     {9, 13, 3, 2, 1, 2, 2}, {1, 1, 1, 1, 0, 0, 1},
       {6, 6, 2, 2, 0, 3, 1}, /* a window past the input (ceil mode) */
+      {56, 56, 3, 1, 1, 1, 1},   {17, 30, 5, 2, 2, 2, 1}, {8, 21, 3, 3, 0, 2, 2},
+      {2, 8192, 3, 2, 1, 1, 1}, /* the widest row */
   };
   for (size_t ci = 0; ci < sizeof cfg / sizeof cfg[0]; ci++)
     for (int sg = 0; sg < 2; sg++) {
@@ -491,6 +541,7 @@ int main(void) {
     int before = g_fail;
     test_x8_gemm(&k);
     test_packed_requant(&k);
+    test_pack_x(&k);
     test_dwconv(&k);
     test_add(&k);
     test_quantize(&k);
