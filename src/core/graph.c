@@ -616,6 +616,15 @@ nn_status nn_node_add_attr_int(nn_node *n, const char *name, int64_t v) {
   return NN_OK;
 }
 
+nn_status nn_node_add_attr_float(nn_node *n, const char *name, float v) {
+  nn_status st = nn_node_add_attr_int(n, name, 0);
+  if (st) return st;
+  nn_attr *a = &n->attrs[n->n_attrs - 1];
+  a->type = NN_ATTR_FLOAT;
+  a->f = v;
+  return NN_OK;
+}
+
 static int node_name_used(const nn_graph *g, const char *name) {
   for (int i = 0; i < g->n_nodes; i++)
     if (g->nodes[i].name && !strcmp(g->nodes[i].name, name)) return 1;

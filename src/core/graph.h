@@ -226,6 +226,7 @@ nn_status nn_node_set_op(nn_node *n, const char *op_type, const char *domain);
 nn_status nn_model_ensure_opset(nn_model *m, const char *domain, int64_t version);
 /* Append an INT attribute to node n. */
 nn_status nn_node_add_attr_int(nn_node *n, const char *name, int64_t v);
+nn_status nn_node_add_attr_float(nn_node *n, const char *name, float v);
 /* Remove index t from an ordered list (inputs/outputs/inits/value_infos). */
 void nn_graph_list_remove(int *list, int *n, int t);
 #endif

@@ -35,9 +35,29 @@ nn_status nn_pass_fold_constants(nn_model *m, int *n_folded) {
     goto done;
   }
   /* A folded value must become an initializer if anything that stays reads it. */
+  /* DequantizeLinear of a constant stays: its integer input is the compact form of a
+   * weight, and the DQ -> op -> Q pattern is what integer execution (nnopt's lowering,
+   * ONNX Runtime's QDQ fusion) recognizes. Folding it would store float weights. */
   for (int i = 0; i < g->n_nodes; i++)
-    kill[i] = nn_session_node_folded(s, i) && (worth_materializing(g, s, i) ||
-                                               !strcmp(g->nodes[i].op_type, "Constant"));
+    kill[i] = nn_session_node_folded(s, i) &&
+              strcmp(g->nodes[i].op_type, "DequantizeLinear") &&
+              (worth_materializing(g, s, i) || !strcmp(g->nodes[i].op_type, "Constant"));
+  /* ... and so does everything computed from it (kill = 2 marks that chain). */
+  for (int i = 0; i < g->n_nodes; i++)
+    if (nn_session_node_folded(s, i) && !strcmp(g->nodes[i].op_type, "DequantizeLinear"))
+      kill[i] = 2;
+  for (int changed = 1; changed;) {
+    changed = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+      const nn_node *n = &g->nodes[i];
+      for (int k = 0; kill[i] == 1 && k < n->n_inputs; k++) {
+        int p = n->inputs[k] >= 0 ? g->tensors[n->inputs[k]].producer : -1;
+        if (p >= 0 && kill[p] == 2) kill[i] = 2, changed = 1;
+      }
+    }
+  }
+  for (int i = 0; i < g->n_nodes; i++)
+    if (kill[i] == 2) kill[i] = 0;
   for (int t = 0; t < g->n_tensors; t++) {
     int p = g->tensors[t].producer;
     if (p < 0 || !kill[p]) continue;

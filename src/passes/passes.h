@@ -31,6 +31,10 @@ nn_status nn_pass_fold_batchnorm(nn_model *m, int *n_folded);
  * clamps in its kernels' epilogue. *n_fused: activations removed. */
 nn_status nn_pass_fuse_conv_activation(nn_model *m, int *n_fused);
 
+/* Fuse the LayerNorm and GELU subgraphs exporters decompose below opset 17 into
+ * com.microsoft LayerNormalization / Gelu (fuse_transformer.c). *n_fused: subgraphs. */
+nn_status nn_pass_fuse_transformer(nn_model *m, int *n_fused);
+
 /* Replace QDQ patterns by integer ops (QLinearConv, QLinearMatMul, QLinearAdd, and
  * data movement on quantized tensors) so the runtime executes them in integers.
  * *n_lowered: patterns replaced. */
