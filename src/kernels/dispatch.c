@@ -69,6 +69,7 @@ void nn_kernels_fill(nn_kernels *k, nn_isa isa) {
   k->x8_gemm = nn_x8_gemm__ref;
   nn_kernels_init_f32(k, k->isa);
   nn_kernels_init_q8(k, k->isa);
+  nn_kernels_init_f32_eltwise(k, k->isa);
 }
 
 static nn_kernels g_kernels;

@@ -66,6 +66,9 @@ typedef struct nn_kernels {
                      size_t nj, size_t nr, float *dst);
   void (*f32_conv_pack_b)(const void *ctx, size_t j0, size_t nj, size_t k0, size_t kc,
                           size_t nr, float *dst);
+  /* ... and of nn_f32_conv_pack_b_shifted (stride-1 convolutions, f32_conv.h). */
+  void (*f32_conv_pack_b_shifted)(const void *ctx, size_t j0, size_t nj, size_t k0,
+                                  size_t kc, size_t nr, float *dst);
 
   /* ---- 8-bit integer fast paths (config_q8.c) ----
    * Packed u8 x s8 GEMM microkernel, tile q8_mr x q8_nr, and its activation-panel
@@ -91,6 +94,27 @@ typedef struct nn_kernels {
    * f32_maxpool2d); NULL at the reference level, which keeps nn_u8/i8_maxpool__ref. */
   void (*x8_maxpool2d)(const struct nn_pool_params *p, const void *x, void *y, size_t plane0,
                        size_t n, int is_signed);
+
+  /* ---- float32 elementwise of the transformer ops (config_f32_eltwise.c; contracts and
+   * tolerances in src/kernels/f32_eltwise.h). NULL at the reference level. ---- */
+  /* add, sub, mul, div (NN_F32_V*): the nn_binary_fn contract, bit-exact. */
+  void (*f32_vbinary[4])(int64_t n, const void *a, int sa, const void *b, int sb, void *y,
+                         const void *aux);
+  void (*f32_verf)(size_t n, const float *x, float *y);
+  /* Softmax of one contiguous row of n elements. */
+  void (*f32_softmax)(size_t n, const float *x, float *y);
+  /* LayerNormalization of one contiguous row (per-element scale and bias). */
+  void (*f32_layernorm)(size_t n, const float *x, const float *scale, const float *bias,
+                        float eps, float *y, float *mean, float *inv_std);
+  /* Where over one inner run of 32-bit elements, bit-exact. */
+  void (*x32_where)(int64_t n, const uint8_t *c, int sc, const void *x, int sx, const void *y,
+                    int sy, void *o);
+  /* Activation panel of the q8 MatMul adapter from x^T (kernels/q8_matmul.h). */
+  void (*q8_pack_xt)(size_t k, size_t nc, size_t nr, const uint8_t *xt, size_t ldxt,
+                     uint8_t xor_mask, uint8_t *out);
+  /* Float epilogue of the q8 MatMul adapter (kernels/q8_matmul.h), bit-exact. */
+  void (*q8_mmstore_f32)(size_t mc, size_t nc, const int32_t *tile, size_t ldt, float *y,
+                         size_t ldy, const float *mult, const float *bias);
 } nn_kernels;
 
 /* The table for this process (detected once, thread-safe). */
@@ -108,5 +132,6 @@ void nn_kernels_fill(nn_kernels *k, nn_isa isa);
  * leaving the reference ones where no faster kernel exists. */
 void nn_kernels_init_f32(nn_kernels *k, nn_isa isa);
 void nn_kernels_init_q8(nn_kernels *k, nn_isa isa);
+void nn_kernels_init_f32_eltwise(nn_kernels *k, nn_isa isa);
 
 #endif

@@ -11,7 +11,7 @@
 #include "kernels/f32_gemm.h"
 #include "runtime/threadpool.h"
 
-enum { PATH_GEMM, PATH_POINTWISE, PATH_DW3X3, PATH_TRANSPOSED };
+enum { PATH_GEMM, PATH_POINTWISE, PATH_DW3X3, PATH_TRANSPOSED, PATH_SHIFTED };
 
 struct nn_f32_conv_plan {
   nn_kernels k;
@@ -27,7 +27,21 @@ struct nn_f32_conv_plan {
    * channels as columns, weights packed as B) into the workspace and transpose, so
    * tiles are not mostly padding (7x7: 49 columns fill 64 lanes, but 56 rows). */
   int swap;
+  /* PATH_SHIFTED (stride-1 2-D, not swapped): the input is copied into a zero-padded
+   * hp x wp grid and the GEMM runs over oh x wp positions (see nn_f32_conv_shift_ctx),
+   * then each channel's rows are compacted to ow columns. */
+  size_t hp, wp;
 };
+
+/* Shifted path: worth it when the dropped columns cost less than the im2col packing
+ * they replace (a 3x3 conv at width 14 computes 16/14 of the outputs). */
+static int shifted_ok(const nn_conv_params *p) {
+  if (p->in[0] != 1 || p->out[0] != 1 || p->kernel[0] != 1) return 0;
+  if (p->stride[1] != 1 || p->stride[2] != 1) return 0;
+  if (p->kernel[1] * p->kernel[2] <= 1) return 0;
+  const int64_t wp = p->out[2] + (p->kernel[2] - 1) * p->dilation[2];
+  return p->out[1] > 0 && p->out[2] > 0 && wp * 5 <= p->out[2] * 6;
+}
 
 static int is_pointwise(const nn_conv_params *p) {
   for (int d = 0; d < NN_CONV_SP; d++)
@@ -84,6 +98,11 @@ nn_f32_conv_plan *nn_f32_conv_plan_create(const nn_kernels *k, const nn_conv_par
   /* the transpose back costs about what 300 MACs per output do: worth it for deep K */
   pl->swap = pl->out_sz && pl->mg && pl->out_sz <= 1024 && pl->kk >= 512 &&
              fill_t < 0.95 * fill;
+  if (pl->path == PATH_GEMM && !pl->swap && shifted_ok(p)) {
+    pl->path = PATH_SHIFTED;
+    pl->hp = (size_t)(p->out[1] + (p->kernel[1] - 1) * p->dilation[1]);
+    pl->wp = (size_t)(p->out[2] + (p->kernel[2] - 1) * p->dilation[2]);
+  }
   pl->wg = pl->swap ? nn_f32_packed_b_size(pl->kk, pl->mg, nr)
                     : nn_f32_packed_a_size(pl->mg, pl->kk, mr);
   const size_t bytes = (pl->wg * (size_t)p->group * sizeof(float) + 63) / 64 * 64;
@@ -147,8 +166,22 @@ static size_t cols_floats(const nn_f32_conv_plan *pl) {
   return (pl->kk * pl->in_sz + 15) / 16 * 16;
 }
 
+/* Floats of the shifted path's padded input (with the slack the last rows' dropped
+ * columns read past the grid) and of its wide output, both 64-byte multiples. */
+static size_t shift_in_floats(const nn_f32_conv_plan *pl) {
+  const size_t slack = (size_t)((pl->p.kernel[2] - 1) * pl->p.dilation[2]);
+  return (pl->cg * pl->hp * pl->wp + slack + 15) / 16 * 16;
+}
+static size_t shift_out_floats(const nn_f32_conv_plan *pl) {
+  return (pl->mg * (size_t)pl->p.out[1] * pl->wp + 15) / 16 * 16;
+}
+
 size_t nn_f32_conv_plan_workspace(const nn_f32_conv_plan *pl, int threads) {
   if (pl->path == PATH_DW3X3) return 0;
+  if (pl->path == PATH_SHIFTED)
+    return (shift_in_floats(pl) + shift_out_floats(pl)) * sizeof(float) +
+           nn_f32_gemm_workspace(&pl->k, pl->mg, (size_t)pl->p.out[1] * pl->wp, pl->kk, 1, 0,
+                                 threads);
   if (pl->path == PATH_TRANSPOSED)
     return cols_floats(pl) * sizeof(float) +
            nn_f32_gemm_workspace(&pl->k, pl->kk, pl->in_sz, pl->cg, 1, 0, threads);
@@ -168,15 +201,45 @@ static void transpose(const float *t, size_t n, size_t m, float *y) {
     }
 }
 
+/* Two selects in the operand order of maxss/minss, so no data-dependent branch (Relu
+ * outputs flip sign at random); a NaN v stays NaN. */
+static inline float clampf(float v, const float *mm) {
+  v = mm[0] > v ? mm[0] : v;
+  return mm[1] < v ? mm[1] : v;
+}
+
+/* y = clamp(t^T + z) (no clamp when mm is NULL), shapes as transpose(). */
+static void transpose_sum(const float *t, size_t n, size_t m, const float *z, const float *mm,
+                          float *y) {
+  for (size_t i0 = 0; i0 < m; i0 += 32)
+    for (size_t j0 = 0; j0 < n; j0 += 32) {
+      const size_t i1 = i0 + 32 < m ? i0 + 32 : m, j1 = j0 + 32 < n ? j0 + 32 : n;
+      for (size_t i = i0; i < i1; i++)
+        for (size_t j = j0; j < j1; j++) {
+          const float v = t[j * m + i] + z[i * n + j];
+          y[i * n + j] = mm ? clampf(v, mm) : v;
+        }
+    }
+}
+
+/* y[i] = clamp(y[i] + z[i]) (no clamp when mm is NULL), n values. */
+static void add_sum(float *y, const float *z, size_t n, const float *mm) {
+  if (mm)
+    for (size_t i = 0; i < n; i++) y[i] = clampf(y[i] + z[i], mm);
+  else
+    for (size_t i = 0; i < n; i++) y[i] += z[i];
+}
+
 /* The swapped GEMM of one image and group (see plan.swap). */
-static void run_swapped(const nn_f32_conv_plan *pl, const float *xg, float *yg, size_t g,
-                        void *ws, size_t ws_bytes, nn_threadpool *pool) {
+static void run_swapped(const nn_f32_conv_plan *pl, const float *xg, const float *zg,
+                        float *yg, size_t g, void *ws, size_t ws_bytes, nn_threadpool *pool) {
   const nn_conv_params *p = &pl->p;
   float *t = ws;
   const size_t tf = (pl->out_sz * pl->mg + 15) / 16 * 16;
   nn_f32_gemm_problem gp = {.M = pl->out_sz, .N = pl->mg, .K = pl->kk, .alpha = 1.0f, .c = t,
                             .ldc = pl->mg, .bias = pl->bias + g * pl->mg,
-                            .flags = NN_F32_GEMM_BIAS_COL | (pl->clamp ? NN_F32_GEMM_CLAMP : 0),
+                            .flags = NN_F32_GEMM_BIAS_COL |
+                                     (pl->clamp && !zg ? NN_F32_GEMM_CLAMP : 0),
                             .min = pl->minmax[0], .max = pl->minmax[1]};
   gp.b.packed = pl->w + g * pl->wg;
   nn_f32_conv_pack_ctx pc = {.p = p, .x = xg};
@@ -189,7 +252,10 @@ static void run_swapped(const nn_f32_conv_plan *pl, const float *xg, float *yg, 
     gp.a.ctx = &pc;
   }
   nn_f32_gemm_run(&pl->k, &gp, t + tf, ws_bytes - tf * sizeof(float), pool);
-  transpose(t, pl->out_sz, pl->mg, yg);
+  if (zg)
+    transpose_sum(t, pl->out_sz, pl->mg, zg, pl->clamp ? pl->minmax : NULL, yg);
+  else
+    transpose(t, pl->out_sz, pl->mg, yg);
 }
 
 static int64_t floor_div(int64_t a, int64_t b) { /* b > 0 */
@@ -253,9 +319,92 @@ static void col2im_channel(void *ctx, size_t thread, size_t mm) {
       }
 }
 
+/* Shifted path: padding copy (one task per input channel) and compaction (one task per
+ * output channel). */
+typedef struct shift_job {
+  const nn_f32_conv_plan *pl;
+  const float *x; /* the group's first input channel */
+  float *xp, *t, *y;
+  const float *z; /* fused sum (the group's first channel) or NULL */
+} shift_job;
+
+static void shift_pad_channel(void *ctx, size_t thread, size_t c) {
+  const shift_job *j = ctx;
+  const nn_f32_conv_plan *pl = j->pl;
+  const nn_conv_params *p = &pl->p;
+  const int64_t iH = p->in[1], iW = p->in[2], ph = p->pad_begin[1], pw = p->pad_begin[2];
+  const size_t wp = pl->wp;
+  float *dp = j->xp + c * pl->hp * wp;
+  const float *xc = j->x + c * pl->in_sz;
+  (void)thread;
+  /* columns [c0, c1) of a padded row come from the input row */
+  const int64_t c0 = pw > 0 ? pw : 0;
+  int64_t c1 = pw + iW < (int64_t)wp ? pw + iW : (int64_t)wp;
+  if (c1 < c0) c1 = c0;
+  for (size_t r = 0; r < pl->hp; r++) {
+    float *d = dp + r * wp;
+    const int64_t iy = (int64_t)r - ph;
+    if (iy < 0 || iy >= iH || c1 == c0) {
+      memset(d, 0, wp * sizeof *d);
+      continue;
+    }
+    for (int64_t q = 0; q < c0; q++) d[q] = 0.0f;
+    memcpy(d + c0, xc + iy * iW + (c0 - pw), (size_t)(c1 - c0) * sizeof *d);
+    for (int64_t q = c1; q < (int64_t)wp; q++) d[q] = 0.0f;
+  }
+}
+
+static void shift_compact_channel(void *ctx, size_t thread, size_t m) {
+  const shift_job *j = ctx;
+  const nn_f32_conv_plan *pl = j->pl;
+  const size_t oh = (size_t)pl->p.out[1], ow = (size_t)pl->p.out[2], wp = pl->wp;
+  const float *src = j->t + m * oh * wp;
+  float *dst = j->y + m * pl->out_sz;
+  (void)thread;
+  for (size_t r = 0; r < oh; r++) memcpy(dst + r * ow, src + r * wp, ow * sizeof *dst);
+}
+
+/* The fused sum spread onto the wide grid, which the GEMM then accumulates into (the
+ * dropped columns are left as they are: whatever they hold is never read back). */
+static void shift_sum_channel(void *ctx, size_t thread, size_t m) {
+  const shift_job *j = ctx;
+  const nn_f32_conv_plan *pl = j->pl;
+  const size_t oh = (size_t)pl->p.out[1], ow = (size_t)pl->p.out[2], wp = pl->wp;
+  const float *src = j->z + m * pl->out_sz;
+  float *dst = j->t + m * oh * wp;
+  (void)thread;
+  for (size_t r = 0; r < oh; r++) memcpy(dst + r * wp, src + r * ow, ow * sizeof *dst);
+}
+
+static void run_shifted(const nn_f32_conv_plan *pl, const float *xg, const float *zg,
+                        float *yg, size_t g, void *ws, size_t ws_bytes, nn_threadpool *pool) {
+  const nn_conv_params *p = &pl->p;
+  const size_t fin = shift_in_floats(pl), fout = shift_out_floats(pl);
+  float *xp = ws, *t = xp + fin;
+  shift_job sj = {pl, xg, xp, t, yg, zg};
+  nn_threadpool_parallelize(pool, shift_pad_channel, &sj, pl->cg);
+  if (zg) nn_threadpool_parallelize(pool, shift_sum_channel, &sj, pl->mg);
+  /* the slack past the last plane is only read for dropped columns; keep it defined */
+  for (size_t q = pl->cg * pl->hp * pl->wp; q < fin; q++) xp[q] = 0.0f;
+  nn_f32_conv_shift_ctx cx = {xp, pl->hp, pl->wp, (size_t)p->kernel[1], (size_t)p->kernel[2],
+                              (size_t)p->dilation[1], (size_t)p->dilation[2]};
+  const size_t n = (size_t)p->out[1] * pl->wp;
+  nn_f32_gemm_problem gp = {.M = pl->mg, .N = n, .K = pl->kk, .alpha = 1.0f, .c = t, .ldc = n,
+                            .bias = pl->bias + g * pl->mg,
+                            .flags = NN_F32_GEMM_BIAS_ROW | (zg ? NN_F32_GEMM_ACC : 0) |
+                                     (pl->clamp ? NN_F32_GEMM_CLAMP : 0),
+                            .min = pl->minmax[0], .max = pl->minmax[1]};
+  gp.a.packed = pl->w + g * pl->wg;
+  gp.b.pack = pl->k.f32_conv_pack_b_shifted ? pl->k.f32_conv_pack_b_shifted
+                                             : nn_f32_conv_pack_b_shifted;
+  gp.b.ctx = &cx;
+  nn_f32_gemm_run(&pl->k, &gp, t + fout, ws_bytes - (fin + fout) * sizeof(float), pool);
+  nn_threadpool_parallelize(pool, shift_compact_channel, &sj, pl->mg);
+}
+
 typedef struct dw_job {
   const nn_f32_conv_plan *pl;
-  const float *x;
+  const float *x, *z;
   float *y;
 } dw_job;
 
@@ -267,19 +416,41 @@ static void dw_plane(void *ctx, size_t thread, size_t t) {
   pl->k.f32_dwconv3x3[p->stride[1] - 1](
       (size_t)p->in[1], (size_t)p->in[2], (size_t)p->out[1], (size_t)p->out[2],
       (size_t)p->pad_begin[1], (size_t)p->pad_begin[2], j->x + t * pl->in_sz, pl->w + m * 9,
-      pl->bias[m], j->y + t * pl->out_sz, pl->clamp ? pl->minmax : NULL);
+      pl->bias[m], j->y + t * pl->out_sz, pl->clamp && !j->z ? pl->minmax : NULL);
+  if (j->z)
+    add_sum(j->y + t * pl->out_sz, j->z + t * pl->out_sz, pl->out_sz,
+            pl->clamp ? pl->minmax : NULL);
   (void)thread;
+}
+
+/* Copy of the fused sum into y, one task per channel (the GEMM then accumulates). */
+typedef struct copy_job {
+  const float *z;
+  float *y;
+  size_t n;
+} copy_job;
+
+static void copy_channel(void *ctx, size_t thread, size_t c) {
+  const copy_job *j = ctx;
+  (void)thread;
+  memcpy(j->y + c * j->n, j->z + c * j->n, j->n * sizeof *j->y);
 }
 
 void nn_f32_conv_plan_run(const nn_f32_conv_plan *pl, const float *x, float *y, void *ws,
                           size_t ws_bytes, nn_threadpool *pool) {
+  nn_f32_conv_plan_run_sum(pl, x, NULL, y, ws, ws_bytes, pool);
+}
+
+void nn_f32_conv_plan_run_sum(const nn_f32_conv_plan *pl, const float *x, const float *z,
+                              float *y, void *ws, size_t ws_bytes, nn_threadpool *pool) {
   const nn_conv_params *p = &pl->p;
   if (pl->path == PATH_DW3X3) {
-    dw_job j = {pl, x, y};
+    dw_job j = {pl, x, z, y};
     nn_threadpool_parallelize(pool, dw_plane, &j, (size_t)(p->batch * p->out_ch));
     return;
   }
   if (pl->path == PATH_TRANSPOSED) {
+    (void)z; /* transposed plans are not made with a sum */
     float *cols = ws;
     const size_t cf = cols_floats(pl);
     nn_f32_gemm_problem gp = {.M = pl->kk, .N = pl->in_sz, .K = pl->cg, .alpha = 1.0f,
@@ -302,14 +473,24 @@ void nn_f32_conv_plan_run(const nn_f32_conv_plan *pl, const float *x, float *y, 
                             .flags = NN_F32_GEMM_BIAS_ROW | (pl->clamp ? NN_F32_GEMM_CLAMP : 0),
                             .min = pl->minmax[0], .max = pl->minmax[1]};
   nn_f32_conv_pack_ctx pc = {.p = p};
+  if (z) /* y = z, then the GEMM adds the products and the bias, then clamps */
+    gp.flags |= NN_F32_GEMM_ACC;
   for (int64_t n = 0; n < p->batch; n++)
     for (int64_t g = 0; g < p->group; g++) {
       const float *xg = x + ((size_t)n * (size_t)p->in_ch + (size_t)g * pl->cg) * pl->in_sz;
-      if (pl->swap) {
-        run_swapped(pl, xg,
-                    y + ((size_t)n * (size_t)p->out_ch + (size_t)g * pl->mg) * pl->out_sz,
-                    (size_t)g, ws, ws_bytes, pool);
+      const size_t yoff = ((size_t)n * (size_t)p->out_ch + (size_t)g * pl->mg) * pl->out_sz;
+      const float *zg = z ? z + yoff : NULL;
+      if (pl->path == PATH_SHIFTED) {
+        run_shifted(pl, xg, zg, y + yoff, (size_t)g, ws, ws_bytes, pool);
         continue;
+      }
+      if (pl->swap) {
+        run_swapped(pl, xg, zg, y + yoff, (size_t)g, ws, ws_bytes, pool);
+        continue;
+      }
+      if (zg) {
+        copy_job cj = {zg, y + yoff, pl->out_sz};
+        nn_threadpool_parallelize(pool, copy_channel, &cj, pl->mg);
       }
       gp.a.packed = pl->w + (size_t)g * pl->wg;
       if (pl->path == PATH_POINTWISE) {

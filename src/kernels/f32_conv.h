@@ -29,6 +29,20 @@ typedef struct nn_f32_conv_pack_ctx {
  * columns = output positions [j0, j0+nj), zero where a tap falls in the padding. */
 void nn_f32_conv_pack_b(const void *ctx, size_t j0, size_t nj, size_t k0, size_t kc,
                         size_t nr, float *dst);
+/* Context of nn_f32_conv_pack_b_shifted: one image of one group of a stride-1 2-D
+ * convolution, its input copied into a zero-padded hp x wp grid (xp). Output positions
+ * are taken on the same wp-wide grid (the wp - out_w columns past each row's end are
+ * computed and dropped), so row k = (c, kh, kw) of the GEMM's B is the contiguous
+ * slice xp + c*hp*wp + kh*dh*wp + kw*dw: packing is a plain copy, no im2col bounds. */
+typedef struct nn_f32_conv_shift_ctx {
+  const float *xp;
+  size_t hp, wp, kh, kw, dh, dw;
+} nn_f32_conv_shift_ctx;
+void nn_f32_conv_pack_b_shifted(const void *ctx, size_t j0, size_t nj, size_t k0, size_t kc,
+                                size_t nr, float *dst);
+void nn_f32_conv_pack_b_shifted__avx512(const void *ctx, size_t j0, size_t nj, size_t k0,
+                                        size_t kc, size_t nr, float *dst);
+
 /* The same with AVX-512 for 2-D convolutions of width stride 1 or 2 (others fall back). */
 void nn_f32_conv_pack_b__avx512(const void *ctx, size_t j0, size_t nj, size_t k0, size_t kc,
                                 size_t nr, float *dst);
@@ -91,6 +105,12 @@ size_t nn_f32_conv_plan_workspace(const nn_f32_conv_plan *pl, int threads);
 /* y = conv(x): x is N x C x in, y is N x M x out (as nn_f32_conv__ref). */
 void nn_f32_conv_plan_run(const nn_f32_conv_plan *pl, const float *x, float *y, void *ws,
                           size_t ws_bytes, struct nn_threadpool *pool);
+/* y = clamp(conv(x) + z) (com.microsoft FusedConv's input Z: a residual Add fused into
+ * the epilogue; the plan's minmax clamps after the sum), z shaped as y or NULL and not
+ * overlapping y. Not for ConvTranspose plans. */
+void nn_f32_conv_plan_run_sum(const nn_f32_conv_plan *pl, const float *x, const float *z,
+                              float *y, void *ws, size_t ws_bytes,
+                              struct nn_threadpool *pool);
 
 /*
  * ConvTranspose (reference twin nn_f32_conv_transpose__ref, p as there: in/out are the

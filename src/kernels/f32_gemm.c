@@ -18,6 +18,10 @@ enum { GEMM_KC = 256, GEMM_MC = 96, GEMM_NC = 256, WS_ALIGN = 16 /* floats */ };
 /* An operand used by several tiles (B when M spans several row tiles, A when N spans
  * several column tiles) is packed once, shared by all threads, up to this many floats. */
 enum { GEMM_PREPACK_MAX = 1 << 21 };
+/* With A packed ahead (weights) and B too large to pre-pack, a tile takes up to this
+ * many rows, so each KC x NC block of B is packed once rather than once per row tile
+ * (the block stays in L2 while the A panels stream past it). */
+enum { GEMM_MC_ALL = 512 };
 
 static size_t round_up(size_t x, size_t r) { return (x + r - 1) / r * r; }
 static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
@@ -42,6 +46,8 @@ static void make_plan(size_t mr, size_t nr, size_t M, size_t N, size_t K, int a_
   const size_t a_all = round_up(M, mr) * K, b_all = K * round_up(N, nr);
   pl->pre_a = !a_packed && N > pl->nc && a_all <= GEMM_PREPACK_MAX ? round_up(a_all, WS_ALIGN) : 0;
   pl->pre_b = !b_packed && M > pl->mc && b_all <= GEMM_PREPACK_MAX ? round_up(b_all, WS_ALIGN) : 0;
+  const int rows_all = a_packed && !b_packed && !pl->pre_b && M > pl->mc;
+  if (rows_all) pl->mc = min_sz(round_up(M, mr), GEMM_MC_ALL / mr * mr);
   pl->ws_a = a_packed || pl->pre_a ? 0 : round_up(pl->mc * pl->kc, WS_ALIGN);
   pl->ws_b = b_packed || pl->pre_b ? 0 : round_up(pl->kc * pl->nc, WS_ALIGN);
   /* Enough tiles for the threads to balance: halve the larger tile side. */
@@ -50,7 +56,7 @@ static void make_plan(size_t mr, size_t nr, size_t M, size_t N, size_t K, int a_
     for (;;) {
       const size_t tiles = ((M + pl->mc - 1) / pl->mc) * ((N + pl->nc - 1) / pl->nc);
       if (tiles >= want) break;
-      if (pl->nc > nr && (pl->nc >= pl->mc || pl->mc <= mr))
+      if (pl->nc > nr && (rows_all || pl->nc >= pl->mc || pl->mc <= mr))
         pl->nc = round_up(pl->nc / 2, nr);
       else if (pl->mc > mr)
         pl->mc = round_up(pl->mc / 2, mr);

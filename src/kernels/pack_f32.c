@@ -7,6 +7,8 @@
 #include "kernels/f32_conv.h"
 #include "kernels/f32_gemm.h"
 
+#include <string.h>
+
 static size_t round_up(size_t x, size_t r) { return (x + r - 1) / r * r; }
 
 size_t nn_f32_packed_a_size(size_t M, size_t K, size_t mr) { return round_up(M, mr) * K; }
@@ -27,6 +29,15 @@ void nn_f32_pack_a(const float *A, size_t lda, int transA, float alpha, size_t i
         else
           for (size_t k = 0; k < kc; k++) dst[k * mr + r] = alpha * src[k];
       }
+    } else if (alpha == 1.0f && rows == mr && (mr == 8 || mr == 6 || mr == 12)) {
+      /* full panels of the usual tiles: constant-size copies the compiler inlines */
+      const float *src = A + k0 * lda + i0 + p;
+      if (mr == 8)
+        for (size_t k = 0; k < kc; k++) memcpy(dst + k * 8, src + k * lda, 8 * sizeof *dst);
+      else if (mr == 6)
+        for (size_t k = 0; k < kc; k++) memcpy(dst + k * 6, src + k * lda, 6 * sizeof *dst);
+      else
+        for (size_t k = 0; k < kc; k++) memcpy(dst + k * 12, src + k * lda, 12 * sizeof *dst);
     } else {
       for (size_t k = 0; k < kc; k++) {
         const float *src = A + (k0 + k) * lda + i0 + p;
@@ -128,5 +139,45 @@ void nn_f32_conv_pack_b(const void *ctx_, size_t j0, size_t nj, size_t k0, size_
       if (++oh == oH) oh = 0, od++;
     }
     for (; lane && lane < nr; lane++) d[lane] = 0.0f; /* tail of the last panel */
+  }
+}
+
+/* ---- stride-1 convolution input on the padded grid (see nn_f32_conv_shift_ctx) ---- */
+
+/* One packed row of n <= NR floats (zero past n); constant NR lets the copy inline. */
+static inline void copy_panel_row(size_t NR, float *d, const float *src, size_t n) {
+  if (n == NR) {
+    memcpy(d, src, NR * sizeof *d); /* constant size: inlined vector moves */
+  } else {
+    for (size_t c = 0; c < n; c++) d[c] = src[c];
+    for (size_t c = n; c < NR; c++) d[c] = 0.0f;
+  }
+}
+
+static inline __attribute__((always_inline)) void pack_shifted(
+    size_t NR, const nn_f32_conv_shift_ctx *cx, size_t j0, size_t nj, size_t k0, size_t kc,
+    float *dst) {
+  const size_t plane = cx->hp * cx->wp, khw = cx->kh * cx->kw;
+  size_t kw = k0 % cx->kw, kh = (k0 / cx->kw) % cx->kh, c = k0 / khw;
+  for (size_t k = 0; k < kc; k++) {
+    const float *src = cx->xp + c * plane + kh * cx->dh * cx->wp + kw * cx->dw + j0;
+    float *d = dst + k * NR;
+    for (size_t q = 0; q < nj; q += NR, d += kc * NR)
+      copy_panel_row(NR, d, src + q, nj - q < NR ? nj - q : NR);
+    if (++kw == cx->kw) {
+      kw = 0;
+      if (++kh == cx->kh) kh = 0, c++;
+    }
+  }
+}
+
+void nn_f32_conv_pack_b_shifted(const void *ctx, size_t j0, size_t nj, size_t k0, size_t kc,
+                                size_t nr, float *dst) {
+  const nn_f32_conv_shift_ctx *cx = ctx;
+  switch (nr) {
+  case 32: pack_shifted(32, cx, j0, nj, k0, kc, dst); break;
+  case 16: pack_shifted(16, cx, j0, nj, k0, kc, dst); break;
+  case 8: pack_shifted(8, cx, j0, nj, k0, kc, dst); break;
+  default: pack_shifted(nr, cx, j0, nj, k0, kc, dst); break;
   }
 }

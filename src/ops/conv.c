@@ -146,15 +146,23 @@ static nn_status conv_setup(nn_op_ctx *ctx, nn_conv_params *p, int64_t *outdims)
   return NN_OK;
 }
 
-/* com.microsoft FusedConv (what nn_pass_fuse_conv_activation makes): Conv followed by
- * its `activation`, of which Relu and Clip (activation_params = [min, max]) are
- * supported, as clamp bounds. *has = 0 for a plain Conv. */
-static nn_status conv_activation(nn_op_ctx *ctx, int *has, float mm[2]) {
+/* com.microsoft FusedConv (what nn_pass_fuse_conv_activation makes): Y =
+ * activation(Conv(X, W, B) + Z), Z optional (a residual Add) and shaped as Y; of the
+ * activations Relu and Clip (activation_params = [min, max]) are supported, as clamp
+ * bounds, and none (no attribute) is the identity. *has = 0 without activation. */
+static nn_status conv_activation(nn_op_ctx *ctx, const int64_t *od, int *has, float mm[2]) {
   *has = 0;
   if (strcmp(ctx->node->op_type, "FusedConv")) return NN_OK;
-  if (ctx->n_in > 3 && nn_in(ctx, 3))
-    return nn_op_error(ctx, NN_ERR_UNSUPPORTED, "input 'Z' (fused sum) is not supported");
+  const nn_value *z = ctx->n_in > 3 ? nn_in(ctx, 3) : NULL, *x = nn_in(ctx, 0);
+  if (z) {
+    int same = z->dtype == x->dtype && z->ndim == x->ndim;
+    for (int d = 0; same && d < z->ndim; d++) same = z->dims[d] == od[d];
+    if (!same)
+      return nn_op_error(ctx, NN_ERR_INVALID, "input 'Z' (fused sum) must have the output's "
+                         "dtype and shape");
+  }
   const char *a = nn_attr_string(ctx->node, "activation", "");
+  if (!*a) return NN_OK;
   if (!strcmp(a, "Relu")) {
     mm[0] = 0.0f;
     mm[1] = INFINITY;
@@ -177,7 +185,7 @@ static nn_status conv_infer(nn_op_ctx *ctx) {
   int act;
   float mm[2];
   nn_status s = conv_setup(ctx, &p, od);
-  if (s || (s = conv_activation(ctx, &act, mm))) return s;
+  if (s || (s = conv_activation(ctx, od, &act, mm))) return s;
   return nn_value_set(ctx, nn_out(ctx, 0), nn_in(ctx, 0)->dtype, nn_in(ctx, 0)->ndim, od);
 }
 
@@ -187,7 +195,7 @@ static nn_status conv_prepare(nn_op_ctx *ctx) {
   int act;
   float mm[2];
   nn_status s = conv_setup(ctx, &p, od);
-  if (s || (s = conv_activation(ctx, &act, mm))) return s;
+  if (s || (s = conv_activation(ctx, od, &act, mm))) return s;
   const nn_value *x = nn_in(ctx, 0), *w = nn_in(ctx, 1), *b = nn_in(ctx, 2);
   const nn_kernels *k = nn_kernels_get();
   /* Fast path: float32 with weights (and bias) known before running, packed once. */
@@ -214,13 +222,14 @@ static nn_status conv_run(nn_op_ctx *ctx) {
   int act;
   float mm[2];
   nn_status s = conv_setup(ctx, &p, od);
-  if (s || (s = conv_activation(ctx, &act, mm))) return s;
+  if (s || (s = conv_activation(ctx, od, &act, mm))) return s;
   const nn_value *x = nn_in(ctx, 0), *w = nn_in(ctx, 1), *b = nn_in(ctx, 2);
   nn_value *y = nn_out(ctx, 0);
   if (!y || !nn_value_numel(y)) return NN_OK;
+  const nn_value *z = ctx->n_in > 3 ? nn_in(ctx, 3) : NULL;
   if (ctx->state) {
-    nn_f32_conv_plan_run(ctx->state, x->data, y->data, ctx->scratch, ctx->scratch_size,
-                         nn_session_threadpool(ctx->session));
+    nn_f32_conv_plan_run_sum(ctx->state, x->data, z ? z->data : NULL, y->data, ctx->scratch,
+                             ctx->scratch_size, nn_session_threadpool(ctx->session));
     return NN_OK;
   }
   size_t es = nn_dtype_size(x->dtype);
@@ -231,6 +240,15 @@ static nn_status conv_run(nn_op_ctx *ctx) {
   else
     nn_f64_conv__ref(&p, x->data, w->data, b ? b->data : NULL, y->data, ctx->scratch,
                      scratch_elems);
+  if (z) { /* and the fused sum */
+    const int64_t n = nn_value_numel(y);
+    for (int64_t i = 0; i < n; i++) {
+      if (x->dtype == NN_FLOAT)
+        ((float *)y->data)[i] += ((const float *)z->data)[i];
+      else
+        ((double *)y->data)[i] += ((const double *)z->data)[i];
+    }
+  }
   if (act) { /* the reference path applies the activation as a second pass */
     const int64_t n = nn_value_numel(y);
     for (int64_t i = 0; i < n; i++) {

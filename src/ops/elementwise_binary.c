@@ -6,8 +6,12 @@
  */
 #include <string.h>
 
+#include "kernels/dispatch.h"
+#include "kernels/f32_eltwise.h"
 #include "kernels/ref/elementwise.h"
 #include "ops/op.h"
+#include "runtime/session.h"
+#include "runtime/threadpool.h"
 
 static int same_shape(int na, const int64_t *a, int nb, const int64_t *b) {
   return na == nb && (na == 0 || !memcmp(a, b, (size_t)na * sizeof *a));
@@ -83,6 +87,99 @@ static nn_status bin_infer(nn_op_ctx *ctx, nn_binop base) {
   return nn_value_set(ctx, ctx->out[0], is_compare(op) ? NN_BOOL : a->dtype, no, od);
 }
 
+/* float32 add / sub / mul / div (and x^2) on the table's vector loops (bit-exact with
+ * the reference, f32_eltwise.h), the plan's inner runs split over the session's threads
+ * when the output is large. */
+typedef struct vbin_par {
+  nn_binary_fn fn;
+  const nn_bcast *p;
+  const float *a, *b;
+  float *y;
+  int sa, sb;
+  size_t rows_per_task;
+} vbin_par;
+
+static void vbin_task(void *ctx, size_t thread, size_t task) {
+  const vbin_par *w = ctx;
+  const nn_bcast *p = w->p;
+  (void)thread;
+  const int64_t inner = p->dims[p->ndim - 1], runs = p->numel / inner;
+  const int64_t r0 = (int64_t)(task * w->rows_per_task);
+  const int64_t r1 = r0 + (int64_t)w->rows_per_task < runs ? r0 + (int64_t)w->rows_per_task : runs;
+  for (int64_t r = r0; r < r1; r++) {
+    int64_t rem = r, oa = 0, ob = 0;
+    for (int d = p->ndim - 2; d >= 0; d--) {
+      const int64_t i = rem % p->dims[d];
+      rem /= p->dims[d];
+      oa += i * p->strides[0][d];
+      ob += i * p->strides[1][d];
+    }
+    w->fn(inner, w->a + oa, w->sa, w->b + ob, w->sb, w->y + r * inner, NULL);
+  }
+}
+
+/* Task of a single run: elements [task * rows_per_task, ...). */
+static void vbin_piece_task(void *ctx, size_t thread, size_t task) {
+  const vbin_par *w = ctx;
+  (void)thread;
+  const int64_t n = w->p->numel, i0 = (int64_t)(task * w->rows_per_task);
+  const int64_t len = n - i0 < (int64_t)w->rows_per_task ? n - i0 : (int64_t)w->rows_per_task;
+  w->fn(len, w->a + (w->sa ? i0 : 0), w->sa, w->b + (w->sb ? i0 : 0), w->sb, w->y + i0, NULL);
+}
+
+static int f32_fast(nn_op_ctx *ctx, nn_binop op, const nn_bcast *p, const nn_value *a,
+                    const nn_value *b, nn_value *y) {
+  const nn_kernels *k = nn_kernels_get();
+  nn_binary_fn fn = NULL;
+  vbin_par w = {.p = p, .a = a->data, .b = b->data, .y = y->data};
+  nn_bcast sq;
+  switch (op) {
+    case NN_BIN_ADD: fn = k->f32_vbinary[NN_F32_VADD]; break;
+    case NN_BIN_SUB: fn = k->f32_vbinary[NN_F32_VSUB]; break;
+    case NN_BIN_MUL: fn = k->f32_vbinary[NN_F32_VMUL]; break;
+    case NN_BIN_DIV: fn = k->f32_vbinary[NN_F32_VDIV]; break;
+    case NN_BIN_POW:
+      /* x^2 with a scalar exponent 2 (decomposed LayerNorm): x * x, as the reference */
+      if (nn_value_numel(b) != 1 || *(const float *)b->data != 2.0f ||
+          nn_value_numel(a) != p->numel)
+        return 0;
+      fn = k->f32_vbinary[NN_F32_VMUL];
+      memset(&sq, 0, sizeof sq);
+      sq.ndim = 1;
+      sq.n_in = 2;
+      sq.numel = sq.dims[0] = p->numel;
+      sq.strides[0][0] = sq.strides[1][0] = 1;
+      w.p = p = &sq;
+      w.b = w.a;
+      break;
+    default: return 0;
+  }
+  if (!fn || !p->numel) return fn != NULL;
+  const int64_t inner = p->dims[p->ndim - 1];
+  if (!inner) return 1;
+  w.fn = fn;
+  w.sa = p->strides[0][p->ndim - 1] != 0;
+  w.sb = p->strides[1][p->ndim - 1] != 0;
+  nn_threadpool *pool = nn_session_threadpool(ctx->session);
+  const size_t runs = (size_t)(p->numel / inner);
+  if (p->numel < 65536 || nn_threadpool_size(pool) < 2) {
+    nn_binary__ref(p, fn, a->data, sizeof(float), w.b, sizeof(float), y->data, sizeof(float),
+                   NULL);
+    return 1;
+  }
+  if (runs == 1) {
+    /* one long run (same shapes, or a tensor and a scalar): pieces of it */
+    w.rows_per_task = 16384;
+    const size_t tasks = ((size_t)inner + w.rows_per_task - 1) / w.rows_per_task;
+    nn_threadpool_parallelize(pool, vbin_piece_task, &w, tasks);
+    return 1;
+  }
+  w.rows_per_task = (size_t)(16384 / inner) + 1;
+  const size_t tasks = (runs + w.rows_per_task - 1) / w.rows_per_task;
+  nn_threadpool_parallelize(tasks > 1 ? pool : NULL, vbin_task, &w, tasks);
+  return 1;
+}
+
 static nn_status bin_run(nn_op_ctx *ctx, nn_binop base) {
   nn_binop op;
   nn_status st = binop_of(ctx, base, &op);
@@ -104,6 +201,8 @@ static nn_status bin_run(nn_op_ctx *ctx, nn_binop base) {
     aux = &pt;
   }
   if (!fn) return nn_op_error(ctx, NN_ERR_UNSUPPORTED, "dtype not supported");
+  if (a->dtype == NN_FLOAT && b->dtype == NN_FLOAT && f32_fast(ctx, op, &p, a, b, y))
+    return NN_OK;
   nn_binary__ref(&p, fn, a->data, nn_dtype_size(a->dtype), b->data, nn_dtype_size(b->dtype),
                  y->data, nn_dtype_size(y->dtype), aux);
   return NN_OK;
@@ -310,6 +409,26 @@ static nn_status where_run(nn_op_ctx *ctx) {
   const int nd[3] = {c->ndim, x->ndim, y->ndim};
   const int64_t *dims[3] = {c->dims, x->dims, y->dims};
   nn_bcast_init(&p, 3, nd, dims, o->ndim, o->dims);
+  const nn_kernels *k = nn_kernels_get();
+  const int64_t inner = p.dims[p.ndim - 1];
+  if (nn_dtype_size(o->dtype) == 4 && k->x32_where && p.numel && inner >= 8) {
+    /* 32-bit elements (the attention mask): the vector select per inner run */
+    const int sc = p.strides[0][p.ndim - 1] != 0, sx = p.strides[1][p.ndim - 1] != 0,
+              sy = p.strides[2][p.ndim - 1] != 0;
+    const uint8_t *cd = c->data;
+    const uint32_t *xd = x->data, *yd = y->data;
+    uint32_t *od = o->data;
+    for (int64_t r = 0; r < p.numel / inner; r++) {
+      int64_t rem = r, off[3] = {0, 0, 0};
+      for (int d = p.ndim - 2; d >= 0; d--) {
+        const int64_t i = rem % p.dims[d];
+        rem /= p.dims[d];
+        for (int q = 0; q < 3; q++) off[q] += i * p.strides[q][d];
+      }
+      k->x32_where(inner, cd + off[0], sc, xd + off[1], sx, yd + off[2], sy, od + r * inner);
+    }
+    return NN_OK;
+  }
   nn_where__ref(&p, c->data, x->data, y->data, o->data, nn_dtype_size(o->dtype));
   return NN_OK;
 }

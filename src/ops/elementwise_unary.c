@@ -9,7 +9,10 @@
 
 #include "kernels/ref/elementwise.h"
 #include "kernels/ref/elementwise_unary.h"
+#include "kernels/dispatch.h"
 #include "ops/op.h"
+#include "runtime/session.h"
+#include "runtime/threadpool.h"
 
 typedef void (*params_fn)(const nn_op_ctx *ctx, nn_unary_params *p);
 
@@ -24,9 +27,53 @@ static nn_status un_infer(nn_op_ctx *ctx, nn_unop op) {
   return nn_value_set(ctx, ctx->out[0], out, x->ndim, x->dims);
 }
 
+/* Erf and the erf form of Gelu on float32 through the table's vector erf
+ * (f32_eltwise.h: |error| <= 1e-6), split into chunks over the session's threads when
+ * large. */
+typedef struct verf_par {
+  void (*fn)(size_t n, const float *x, float *y);
+  const float *x;
+  float *y;
+  size_t n, chunk;
+  int gelu;
+} verf_par;
+
+/* gelu: y = 0.5 x (1 + erf(x / sqrt 2)) in blocks through a stack buffer, so that y
+ * may alias x. */
+static void verf_task(void *ctx, size_t thread, size_t task) {
+  const verf_par *w = ctx;
+  (void)thread;
+  const size_t i0 = task * w->chunk, n = w->n - i0 < w->chunk ? w->n - i0 : w->chunk;
+  if (!w->gelu) {
+    w->fn(n, w->x + i0, w->y + i0);
+    return;
+  }
+  float t[256];
+  for (size_t b = 0; b < n; b += 256) {
+    const size_t m = n - b < 256 ? n - b : 256;
+    const float *x = w->x + i0 + b;
+    float *y = w->y + i0 + b;
+    for (size_t j = 0; j < m; j++) t[j] = x[j] * 0.70710678118654752f;
+    w->fn(m, t, t);
+    for (size_t j = 0; j < m; j++) y[j] = 0.5f * x[j] * (1.0f + t[j]);
+  }
+}
+
+static int verf_fast(nn_op_ctx *ctx, const nn_value *x, const void *src, nn_value *y, int gelu) {
+  const nn_kernels *k = nn_kernels_get();
+  if (x->dtype != NN_FLOAT || !k->f32_verf) return 0;
+  verf_par w = {.fn = k->f32_verf, .x = src, .y = y->data, .n = (size_t)nn_value_numel(x),
+                .chunk = 16384, .gelu = gelu};
+  const size_t tasks = (w.n + w.chunk - 1) / w.chunk;
+  nn_threadpool_parallelize(tasks > 1 ? nn_session_threadpool(ctx->session) : NULL, verf_task,
+                            &w, tasks);
+  return 1;
+}
+
 static nn_status un_run(nn_op_ctx *ctx, nn_unop op, params_fn pf) {
   const nn_value *x = ctx->in[0];
   nn_unary_params p = {0};
+  if (op == NN_UN_ERF && verf_fast(ctx, x, x->data, ctx->out[0], 0)) return NN_OK;
   if (pf) pf(ctx, &p);
   nn_unary_lookup__ref(op, x->dtype)(nn_value_numel(x), x->data, ctx->out[0]->data, &p);
   return NN_OK;
@@ -206,6 +253,7 @@ static nn_status gelu_run(nn_op_ctx *ctx) {
                    es, y->data, es, NULL);
     src = y->data;
   }
+  if (gelu_kind(ctx) == NN_UN_GELU && verf_fast(ctx, x, src, y, 1)) return NN_OK;
   nn_unary_params p = {0};
   nn_unary_lookup__ref(gelu_kind(ctx), x->dtype)(nn_value_numel(x), src, y->data, &p);
   return NN_OK;

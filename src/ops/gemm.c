@@ -108,7 +108,8 @@ static nn_status gemm_prepare(nn_op_ctx *ctx) {
   if (!st) return nn_op_error(ctx, NN_ERR_NOMEM, "out of memory");
   const int tb = nn_attr_int(ctx->node, "transB", 0) != 0;
   const float beta = nn_attr_float(ctx->node, "beta", 1.0f);
-  if (b->data && (b->flags & NN_V_CONST)) {
+  if (b->data && (b->flags & NN_V_CONST) &&
+      !(nn_session_flags(ctx->session) & NN_SESSION_NO_PREPACK)) {
     const size_t n = nn_f32_packed_b_size((size_t)K, (size_t)N, k->f32_gemm_nr);
     st->packed_b = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64 + 64);
     if (!st->packed_b) goto nomem;

@@ -1,7 +1,10 @@
 /*
  * integer.c - the ops computed by the 8-bit integer GEMM: MatMulInteger and ConvInteger
- * (int32 results), QLinearMatMul and QLinearConv (requantized to 8 bits exactly as
- * kernels/ref/requant.h). GEMMs go through the kernel table's x8_gemm. QLinearConv with
+ * (int32 results), com.microsoft MatMulIntegerToFloat (int32 rescaled to float, the
+ * fused dynamic-quantization MatMul), QLinearMatMul and QLinearConv (requantized to 8
+ * bits exactly as kernels/ref/requant.h). MatMulInteger / MatMulIntegerToFloat with a
+ * constant 2-D B pack it once and run the packed GEMM (kernels/q8_matmul.h); other
+ * GEMMs go through the kernel table's x8_gemm. QLinearConv with
  * constant weights packs them once in prepare and runs the packed GEMM with the fused
  * requantization epilogue (1x1 convolutions straight on NCHW, others through im2col
  * into the workspace), or the depthwise 3x3 kernel; anything else (or non-finite
@@ -14,6 +17,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/q8_dwconv.h"
 #include "kernels/q8_gemm.h"
+#include "kernels/q8_matmul.h"
 #include "kernels/ref/qgemm.h"
 #include "kernels/ref/requant.h"
 #include "ops/op.h"
@@ -147,6 +151,134 @@ static void mm_batch_offsets(const mm_plan *p, int64_t bi, int64_t *ao, int64_t 
 
 /* ============================================================ MatMulInteger */
 
+/* Packed path shared by MatMulInteger and MatMulIntegerToFloat: B a constant 2-D
+ * matrix (and constant zero point), A with one zero point. B^T is packed once at
+ * prepare (kernels/q8_matmul.h); the activation zero point's row terms are computed
+ * per run (DynamicQuantizeLinear gives a new one each time). */
+typedef struct mmq_state {
+  int fast;
+  const nn_kernels *k;
+  int8_t *wp;
+  int32_t *rowsum, *wz, *row_mul;
+  size_t threads, ws_stride;
+} mmq_state;
+
+static void mmq_release(void *p) {
+  mmq_state *s = p;
+  if (!s) return;
+  free(s->wp);
+  free(s->rowsum);
+  free(s->wz);
+  free(s->row_mul);
+  free(s);
+}
+
+/* Scratch of the packed path: per-thread workspaces, then row_bias [n] and mult [n]. */
+static size_t mmq_scratch(const mmq_state *s, size_t n) {
+  return s->threads * s->ws_stride + align_up(n * sizeof(int32_t)) + n * sizeof(float);
+}
+
+/* bi, bzi: input indices of B and of its zero point; azi_inc: A's zero point is per row. */
+static nn_status mmq_setup(nn_op_ctx *ctx, const mm_plan *p, int bi, int bzi, size_t az_inc,
+                           size_t bz_inc, mmq_state *s) {
+  const nn_value *b = nn_in(ctx, bi), *bz = nn_in(ctx, bzi);
+  const int known[] = {bi, bzi};
+  if (b->ndim != 2 || az_inc || !all_known(ctx, known, 2) || p->n <= 0 || p->k <= 0)
+    return NN_OK;
+  const size_t n = (size_t)p->n, k = (size_t)p->k;
+  const int b_signed = b->dtype == NN_INT8;
+  s->k = nn_kernels_get();
+  s->threads = (size_t)nn_threadpool_size(nn_session_threadpool(ctx->session));
+  if (!s->threads) s->threads = 1;
+  s->rowsum = calloc(n, sizeof(int32_t));
+  s->wz = calloc(n, sizeof(int32_t));
+  s->wp = malloc(nn_q8_packed_w_size(n, k, s->k->q8_mr) + 1);
+  uint8_t *bt = malloc(n * k + 1);
+  if (!s->rowsum || !s->wz || !s->wp || !bt) {
+    free(bt);
+    return NN_ERR_NOMEM;
+  }
+  const uint8_t *bd = b->data;
+  for (size_t kk = 0; kk < k; kk++)
+    for (size_t j = 0; j < n; j++) bt[j * k + kk] = bd[kk * n + j];
+  nn_q8_pack_w(n, k, s->k->q8_mr, bt, k, b_signed, s->wp, s->rowsum);
+  free(bt);
+  int any = 0;
+  for (size_t j = 0; j < n; j++) {
+    const uint8_t zb = bz ? ((const uint8_t *)bz->data)[j * bz_inc] : 0;
+    s->wz[j] = b_signed ? (int32_t)(int8_t)zb : (int32_t)zb - 128;
+    any |= s->wz[j] != 0;
+  }
+  if (any && !(s->row_mul = calloc(n, sizeof(int32_t)))) return NN_ERR_NOMEM;
+  s->ws_stride = align_up(nn_q8_matmul_workspace(s->k, k));
+  s->fast = 1;
+  return NN_OK;
+}
+
+static nn_status mmq_prepare(nn_op_ctx *ctx, const mm_plan *p, int bi, int bzi, size_t az_inc,
+                             size_t bz_inc, size_t ref_need) {
+  if (ctx->state) {
+    mmq_release(ctx->state);
+    ctx->state = NULL;
+  }
+  mmq_state *s = calloc(1, sizeof *s);
+  if (!s) return nn_op_error(ctx, NN_ERR_NOMEM, "out of memory for packed weights");
+  ctx->state = s;
+  if (mmq_setup(ctx, p, bi, bzi, az_inc, bz_inc, s))
+    return nn_op_error(ctx, NN_ERR_NOMEM, "out of memory for packed weights");
+  const size_t fast_need = s->fast ? mmq_scratch(s, (size_t)p->n) : 0;
+  ctx->scratch_size = ref_need > fast_need ? ref_need : fast_need;
+  return NN_OK;
+}
+
+typedef struct mmq_par {
+  const nn_q8_matmul_job *job;
+  nn_q8_gemm_tasks tasks;
+  char *ws;
+  size_t ws_stride;
+} mmq_par;
+
+static void mmq_task(void *ctx, size_t thread, size_t task) {
+  const mmq_par *w = ctx;
+  nn_q8_matmul_run_task(w->job, &w->tasks, task, w->ws + thread * w->ws_stride);
+}
+
+/* y = (A - az) (B - bz) as int32 (a_scale NULL), or times a_scale * b_scale[j] (+ bias)
+ * as float. ai, azi: input indices of A and its zero point. */
+static nn_status mmq_run_fast(nn_op_ctx *ctx, const mm_plan *p, mmq_state *s, int ai, int azi,
+                              const float *a_scale, const float *b_scale, size_t bs_inc,
+                              const float *bias) {
+  const nn_value *a = nn_in(ctx, ai), *az = nn_in(ctx, azi);
+  nn_value *y = nn_out(ctx, 0);
+  const size_t n = (size_t)p->n, k = (size_t)p->k;
+  const size_t rows = (size_t)(p->nbatch * p->m); /* B is 2-D: A's rows are contiguous */
+  if (!y || !rows) return NN_OK;
+  nn_threadpool *pool = nn_session_threadpool(ctx->session);
+  size_t threads = (size_t)nn_threadpool_size(pool);
+  if (threads > s->threads) threads = s->threads;
+  if (!threads) threads = 1;
+  if (ctx->scratch_size < mmq_scratch(s, n) || !ctx->scratch)
+    return nn_op_error(ctx, NN_ERR_RUNTIME, "scratch of %zu bytes is too small",
+                       ctx->scratch_size);
+  int32_t *row_bias = (int32_t *)((char *)ctx->scratch + s->threads * s->ws_stride);
+  float *mult = (float *)((char *)row_bias + align_up(n * sizeof(int32_t)));
+  const uint8_t azb = az ? *(const uint8_t *)az->data : 0;
+  const int a_signed = a->dtype == NN_INT8;
+  const int32_t xz = a_signed ? (int32_t)(int8_t)azb + 128 : azb;
+  nn_q8_gemm_row_terms(s->k, n, k, s->rowsum, s->row_mul ? s->wz : NULL, xz, NULL, row_bias,
+                       s->row_mul);
+  if (a_scale)
+    for (size_t j = 0; j < n; j++) mult[j] = *a_scale * b_scale[j * bs_inc];
+  nn_q8_matmul_job job = {.kern = s->k, .m = rows, .n = n, .k = k, .wp = s->wp,
+                          .row_bias = row_bias, .row_mul = s->row_mul, .x = a->data,
+                          .ldx = k, .x_xor = a_signed ? 0x80 : 0, .y = y->data, .ldy = n,
+                          .mult = a_scale ? mult : NULL, .bias = bias};
+  mmq_par w = {.job = &job, .ws = ctx->scratch, .ws_stride = s->ws_stride};
+  nn_q8_matmul_split(&job, rows * n * k < ((size_t)1 << 20) ? 1 : threads, &w.tasks);
+  nn_threadpool_parallelize(w.tasks.tasks > 1 ? pool : NULL, mmq_task, &w, w.tasks.tasks);
+  return NN_OK;
+}
+
 static nn_status mmi_check(nn_op_ctx *ctx, mm_plan *p, size_t *azi, size_t *bzi) {
   const nn_value *a = nn_in(ctx, 0), *b = nn_in(ctx, 1);
   if (!a || !b) return nn_op_error(ctx, NN_ERR_INVALID, "inputs 'A' and 'B' are required");
@@ -168,6 +300,14 @@ static nn_status mmi_infer(nn_op_ctx *ctx) {
   return nn_value_set(ctx, nn_out(ctx, 0), NN_INT32, p.out_ndim, p.out);
 }
 
+static nn_status mmi_prepare(nn_op_ctx *ctx) {
+  mm_plan p;
+  size_t azi, bzi;
+  nn_status st = mmi_check(ctx, &p, &azi, &bzi);
+  if (st) return st;
+  return mmq_prepare(ctx, &p, 1, 3, azi, bzi, 0);
+}
+
 static nn_status mmi_run(nn_op_ctx *ctx) {
   const nn_value *a = nn_in(ctx, 0), *b = nn_in(ctx, 1);
   nn_value *y = nn_out(ctx, 0);
@@ -175,6 +315,8 @@ static nn_status mmi_run(nn_op_ctx *ctx) {
   size_t azi, bzi;
   nn_status st = mmi_check(ctx, &p, &azi, &bzi);
   if (st) return st;
+  mmq_state *s = ctx->state;
+  if (s && s->fast) return mmq_run_fast(ctx, &p, s, 0, 2, NULL, NULL, 0, NULL);
   const size_t m = (size_t)p.m, n = (size_t)p.n, k = (size_t)p.k;
   for (int64_t bi = 0; bi < p.nbatch; bi++) {
     int64_t ao, bo;
@@ -190,7 +332,113 @@ static nn_status mmi_run(nn_op_ctx *ctx) {
 NN_OP(MatMulInteger) = {.op_type = "MatMulInteger",
                         .domain = "",
                         .infer = mmi_infer,
-                        .run = mmi_run};
+                        .prepare = mmi_prepare,
+                        .run = mmi_run,
+                        .release = mmq_release};
+
+/* ================================================ MatMulIntegerToFloat (com.microsoft) */
+
+/* ONNX Runtime's fused dynamic-quantization MatMul: inputs A, B, a_scale, b_scale,
+ * a_zero_point, b_zero_point, bias; Y = (A - a_zp)(B - b_zp) * (a_scale * b_scale) +
+ * bias in float32, with a_scale / a_zero_point per tensor and b_scale / b_zero_point /
+ * bias per tensor or per column of B. */
+typedef struct mmf_info {
+  mm_plan p;
+  size_t az_inc, bz_inc, bs_inc, bias_inc;
+} mmf_info;
+
+static nn_status mmf_check(nn_op_ctx *ctx, mmf_info *q) {
+  const nn_value *a = nn_in(ctx, 0), *b = nn_in(ctx, 1), *bias = nn_in(ctx, 6);
+  if (!a || !b) return nn_op_error(ctx, NN_ERR_INVALID, "inputs 'A' and 'B' are required");
+  if (!is_q8(a->dtype) || !is_q8(b->dtype))
+    return nn_op_error(ctx, NN_ERR_UNSUPPORTED,
+                       "inputs 'A' (%s) and 'B' (%s) must be uint8 or int8",
+                       nn_dtype_name(a->dtype), nn_dtype_name(b->dtype));
+  nn_status st = mm_plan_make(ctx, a, b, "A", "B", &q->p);
+  size_t as_inc;
+  if (!st) st = check_scale(ctx, 2, "a_scale", 0, "", &as_inc);
+  if (!st) st = check_scale(ctx, 3, "b_scale", q->p.n, "column of 'B'", &q->bs_inc);
+  if (!st) st = check_zp(ctx, 4, "a_zero_point", a->dtype, 0, "", &q->az_inc);
+  if (!st) st = check_zp(ctx, 5, "b_zero_point", b->dtype, q->p.n, "column of 'B'", &q->bz_inc);
+  q->bias_inc = 0;
+  if (!st && bias) {
+    if (bias->dtype != NN_FLOAT)
+      return nn_op_error(ctx, NN_ERR_UNSUPPORTED, "input 'bias' has dtype %s, expected float32",
+                         nn_dtype_name(bias->dtype));
+    if (!(bias->ndim <= 1 && nn_value_numel(bias) == 1) &&
+        !(bias->ndim == 1 && bias->dims[0] == q->p.n))
+      return nn_op_error(ctx, NN_ERR_INVALID, "input 'bias' must be a scalar or a 1-D tensor "
+                         "with one value per column of 'B' (%lld)", (long long)q->p.n);
+    q->bias_inc = nn_value_numel(bias) == 1 && q->p.n != 1 ? 0 : 1;
+  }
+  return st;
+}
+
+static nn_status mmf_infer(nn_op_ctx *ctx) {
+  mmf_info q;
+  nn_status st = mmf_check(ctx, &q);
+  if (st) return st;
+  return nn_value_set(ctx, nn_out(ctx, 0), NN_FLOAT, q.p.out_ndim, q.p.out);
+}
+
+static size_t mmf_ref_scratch(const mmf_info *q) {
+  return align_up((size_t)(q->p.m * q->p.n) * sizeof(int32_t)) + (size_t)q->p.n * sizeof(float);
+}
+
+static nn_status mmf_prepare(nn_op_ctx *ctx) {
+  mmf_info q;
+  nn_status st = mmf_check(ctx, &q);
+  if (st) return st;
+  /* The fused epilogue wants a bias per column; a scalar bias takes the reference. */
+  const nn_value *bias = nn_in(ctx, 6);
+  size_t need = mmf_ref_scratch(&q);
+  if (bias && !q.bias_inc) {
+    ctx->scratch_size = need;
+    return NN_OK;
+  }
+  return mmq_prepare(ctx, &q.p, 1, 5, q.az_inc, q.bz_inc, need);
+}
+
+static nn_status mmf_run(nn_op_ctx *ctx) {
+  const nn_value *a = nn_in(ctx, 0), *b = nn_in(ctx, 1), *bias = nn_in(ctx, 6);
+  nn_value *y = nn_out(ctx, 0);
+  mmf_info q;
+  nn_status st = mmf_check(ctx, &q);
+  if (st) return st;
+  const float *as = nn_in(ctx, 2)->data, *bs = nn_in(ctx, 3)->data;
+  const float *bd = bias ? bias->data : NULL;
+  mmq_state *s = ctx->state;
+  if (s && s->fast && (!bias || q.bias_inc))
+    return mmq_run_fast(ctx, &q.p, s, 0, 4, as, bs, q.bs_inc, bd);
+  if (!y || !nn_value_numel(y)) return NN_OK;
+  if (ctx->scratch_size < mmf_ref_scratch(&q) || !ctx->scratch)
+    return nn_op_error(ctx, NN_ERR_RUNTIME, "scratch of %zu bytes is too small (%zu needed)",
+                       ctx->scratch_size, mmf_ref_scratch(&q));
+  const size_t m = (size_t)q.p.m, n = (size_t)q.p.n, k = (size_t)q.p.k;
+  int32_t *acc = ctx->scratch;
+  float *mult = (float *)((char *)ctx->scratch + align_up(m * n * sizeof(int32_t)));
+  for (size_t j = 0; j < n; j++) mult[j] = as[0] * bs[j * q.bs_inc];
+  for (int64_t bi = 0; bi < q.p.nbatch; bi++) {
+    int64_t ao, bo;
+    mm_batch_offsets(&q.p, bi, &ao, &bo);
+    nn_kernels_get()->x8_gemm(a->dtype == NN_INT8, b->dtype == NN_INT8, m, n, k,
+                    (const uint8_t *)a->data + (size_t)ao * m * k, k, zp_data(ctx, 4), 0,
+                    (const uint8_t *)b->data + (size_t)bo * k * n, n, zp_data(ctx, 5),
+                    q.bz_inc, acc, n);
+    float *yd = (float *)y->data + (size_t)bi * m * n;
+    for (size_t i = 0; i < m; i++)
+      for (size_t j = 0; j < n; j++)
+        yd[i * n + j] = (float)acc[i * n + j] * mult[j] + (bd ? bd[j * q.bias_inc] : 0.0f);
+  }
+  return NN_OK;
+}
+
+NN_OP(MatMulIntegerToFloat) = {.op_type = "MatMulIntegerToFloat",
+                               .domain = "com.microsoft",
+                               .infer = mmf_infer,
+                               .prepare = mmf_prepare,
+                               .run = mmf_run,
+                               .release = mmq_release};
 
 /* ============================================================ QLinearMatMul */
 
@@ -703,6 +951,15 @@ typedef struct qlconv_state {
   size_t off_col, off_rows, off_pad, off_tmp, off_ws, fast_need;
   size_t threads, ws_stride; /* per-thread workspaces at off_ws, ws_stride apart */
   size_t dw_ldx, dw_rows;
+  /* DW with implicit padding (uint8 inputs, wide planes): the kernel reads the output
+   * rows [dw_t, dw_b) x columns [dw_l, dw_r), whose windows lie inside the input, from
+   * the input itself; the rows above and below go through the padded buffer; the columns
+   * left and right of that block through a narrow buffer holding, per padded row, the
+   * left columns at 0 and the right ones from dw_nc0 (a multiple of the stride), ldx
+   * dw_nldx, whose dw_nout outputs per row land in a temporary at dw_ntmp. dw_ext: bytes
+   * the interior reads from the start of a plane (slack included). */
+  int dw_implicit;
+  size_t dw_t, dw_b, dw_l, dw_r, dw_nc0, dw_nldx, dw_nout, dw_ntmp, dw_ext;
 } qlconv_state;
 
 static void qlconv_release(void *p) {
@@ -768,6 +1025,48 @@ static int qlconv_is_dw(const conv_plan *p) {
   return 1;
 }
 
+/* Output positions [lo, hi) of one dimension whose 3-wide windows lie inside the input. */
+static void dw_inner(size_t in, size_t out, size_t s, size_t pad, size_t *lo, size_t *hi) {
+  size_t a = (pad + s - 1) / s, b = in + pad >= 3 ? (in + pad - 3) / s + 1 : 0;
+  if (a > out) a = out;
+  if (b > out) b = out;
+  if (b < a) b = a;
+  *lo = a;
+  *hi = b;
+}
+
+/* Plan the implicit padding of the depthwise path (see qlconv_state). Planes narrower
+ * than 96 columns keep the padded copy: it replaces three extra kernel calls (rows
+ * above, below, columns beside), and on MobileNetV2 it only paid off on the 112-wide
+ * planes (neutral at 56, slower at 28 and 14). int8 inputs keep it too (the copy flips
+ * them to uint8). */
+static void qlconv_dw_implicit(const conv_plan *p, nn_dtype xt, qlconv_state *st) {
+  const size_t ih = (size_t)p->g.in[0], iw = (size_t)p->g.in[1];
+  const size_t oh = (size_t)p->g.out[0], ow = (size_t)p->g.out[1];
+  const size_t s = (size_t)p->g.stride[0];
+  const size_t pt = (size_t)p->g.pad_begin[0], pl = (size_t)p->g.pad_begin[1];
+  st->dw_implicit = 0;
+  if (xt != NN_UINT8 || iw < 96) return;
+  dw_inner(ih, oh, s, pt, &st->dw_t, &st->dw_b);
+  dw_inner(iw, ow, s, pl, &st->dw_l, &st->dw_r);
+  if (st->dw_b == st->dw_t || st->dw_r == st->dw_l) return;
+  const size_t lw = st->dw_l ? (st->dw_l - 1) * s + 3 : 0;
+  const size_t rw = st->dw_r < ow ? (ow - 1 - st->dw_r) * s + 3 : 0;
+  st->dw_nc0 = (lw + s - 1) / s * s;
+  st->dw_nout = st->dw_r < ow ? st->dw_nc0 / s + (ow - st->dw_r) : st->dw_l;
+  st->dw_nldx = (st->dw_nc0 + rw + NN_Q8_DW_SLACK + 63) & ~(size_t)63;
+  const size_t nrows = (st->dw_b - st->dw_t - 1) * s + 3;
+  st->dw_ntmp = align_up(st->dw_nldx * nrows);
+  const size_t need = align_up(st->dw_ntmp + (st->dw_b - st->dw_t) * st->dw_nout);
+  if (need > st->ws_stride) {
+    st->ws_stride = need;
+    st->fast_need = st->threads * st->ws_stride;
+  }
+  st->dw_ext = ((st->dw_b - 1) * s + 2 - pt) * iw + (st->dw_r - 1) * s + 2 - pl +
+               NN_Q8_DW_SLACK + 1;
+  st->dw_implicit = 1;
+}
+
 /* Choose the path, pack the weights. Returns an error only for allocation failures. */
 static nn_status qlconv_setup(nn_op_ctx *ctx, const qlconv_info *q, qlconv_state *st) {
   const conv_plan *p = &q->p;
@@ -828,6 +1127,7 @@ static nn_status qlconv_setup(nn_op_ctx *ctx, const qlconv_info *q, qlconv_state
       st->off_ws = 0;
       st->ws_stride = align_up(st->dw_ldx * st->dw_rows);
       st->fast_need = st->threads * st->ws_stride;
+      qlconv_dw_implicit(p, nn_in(ctx, 0)->dtype, st);
       return NN_OK;
     }
   }
@@ -945,14 +1245,13 @@ static nn_status qlconv_run_ref(nn_op_ctx *ctx, const qlconv_info *qi) {
   return NN_OK;
 }
 
-/* d[0 .. pl) = pad, d[pl .. pl + n) = src ^ xor_mask, d[pl + n .. used) = pad, with
- * 16-byte moves instead of library calls (rows are short and many); may write up to 15
- * bytes past used (the depthwise buffer has NN_Q8_DW_SLACK there). Reads only src[0, n). */
+/* d[0 .. pl) = pad, d[pl .. pl + n) = src ^ xor_mask, d[pl + n .. used) = pad (pv: 16 pad
+ * bytes, xm: 16 copies of xor_mask), with 16 / 8 / 4-byte moves instead of library calls
+ * (rows are short and many); may write up to 15 bytes past used (the depthwise buffer
+ * has NN_Q8_DW_SLACK there). Reads only src[0, n). */
 static void copy_row_padded(uint8_t *d, const uint8_t *src, size_t pl, size_t n, size_t used,
-                            uint8_t pad, uint8_t xor_mask) {
-  uint8_t pv[16], xm[16];
-  memset(pv, pad, 16);
-  memset(xm, xor_mask, 16);
+                            const uint8_t *pv, const uint8_t *xm) {
+  const uint8_t xor_mask = xm[0];
   for (size_t j = 0; j < pl; j += 16) memcpy(d + j, pv, 16);
   uint8_t *o = d + pl;
   if (n >= 16) {
@@ -965,39 +1264,102 @@ static void copy_row_padded(uint8_t *d, const uint8_t *src, size_t pl, size_t n,
       memcpy(o + j, v, 16);
       if (j + 16 >= n) break;
     }
+  } else if (n >= 4) {
+    /* Two overlapping moves of 8 (or 4) bytes: narrow planes have many short rows. */
+    const size_t h = n >= 8 ? 8 : 4;
+    uint64_t a = 0, b = 0, m;
+    memcpy(&m, xm, 8);
+    memcpy(&a, src, h);
+    memcpy(&b, src + n - h, h);
+    a ^= m;
+    b ^= m;
+    memcpy(o, &a, h);
+    memcpy(o + n - h, &b, h);
   } else {
     for (size_t j = 0; j < n; j++) o[j] = src[j] ^ xor_mask;
   }
   for (size_t j = pl + n; j < used; j += 16) memcpy(d + j, pv, 16);
 }
 
-/* Copy one channel plane into the zero-point-padded buffer of the depthwise kernel. */
-static void dw_pad_plane(const conv_plan *p, const qlconv_state *s, const uint8_t *x,
-                         uint8_t xor_mask, uint8_t pad, uint8_t *buf) {
+/* Copy the padded rows [r0, r1) of one channel plane into the zero-point-padded buffer
+ * of the depthwise kernel (padded row r0 at buf). */
+static void dw_pad_rows(const conv_plan *p, const qlconv_state *s, const uint8_t *x,
+                        uint8_t xor_mask, uint8_t pad, size_t r0, size_t r1, uint8_t *buf) {
   const size_t ih = (size_t)p->g.in[0], iw = (size_t)p->g.in[1];
   const size_t pt = (size_t)p->g.pad_begin[0], pl = (size_t)p->g.pad_begin[1];
   /* Columns the outputs read; the kernel's slack past them only feeds lanes that are
    * not stored, so it is left as it is. */
   const size_t used = ((size_t)p->g.out[1] - 1) * (size_t)p->g.stride[1] + 3;
-  for (size_t r = 0; r < s->dw_rows; r++) {
-    uint8_t *d = buf + r * s->dw_ldx;
+  uint8_t pv[16], xm[16]; /* once per plane, not per row */
+  memset(pv, pad, 16);
+  memset(xm, xor_mask, 16);
+  for (size_t r = r0; r < r1; r++) {
+    uint8_t *d = buf + (r - r0) * s->dw_ldx;
     if (r < pt || r - pt >= ih) {
       memset(d, pad, used);
       continue;
     }
     const size_t n = pl + iw <= used ? iw : used - pl;
-    copy_row_padded(d, x + (r - pt) * iw, pl, n, used, pad, xor_mask);
+    copy_row_padded(d, x + (r - pt) * iw, pl, n, used, pv, xm);
   }
 }
 
+/* d[0, n) = s[0, n) with 16 / 8 / 4-byte moves (the last one overlapping) instead of
+ * a library call: the rows of small maps are a few bytes. */
+static void copy_short(uint8_t *d, const uint8_t *s, size_t n) {
+  if (n >= 16) {
+    for (size_t j = 0;; j += 16) {
+      if (j + 16 > n) j = n - 16;
+      memcpy(d + j, s + j, 16);
+      if (j + 16 >= n) return;
+    }
+  }
+  const size_t h = n >= 8 ? 8 : n >= 4 ? 4 : 0;
+  if (!h) {
+    for (size_t j = 0; j < n; j++) d[j] = s[j];
+    return;
+  }
+  uint64_t a, b;
+  memcpy(&a, s, h);
+  memcpy(&b, s + n - h, h);
+  memcpy(d, &a, h);
+  memcpy(d + n - h, &b, h);
+}
+
+/* d[j] = s[2 * j] for j < n; reads only s[0, 2n - 1). */
+static void gather_even(uint8_t *d, const uint8_t *s, size_t n) {
+  size_t j = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  /* 8 outputs from 16 bytes, each 8-byte word folded to its 4 even bytes. The last
+   * byte read, s[2j + 15], stays below s[2n - 2] while j + 8 < n. */
+  for (; j + 8 < n; j += 8) {
+    uint64_t a, b;
+    memcpy(&a, s + 2 * j, 8);
+    memcpy(&b, s + 2 * j + 8, 8);
+    a &= 0x00FF00FF00FF00FFull;
+    b &= 0x00FF00FF00FF00FFull;
+    a = (a | a >> 8) & 0x0000FFFF0000FFFFull;
+    b = (b | b >> 8) & 0x0000FFFF0000FFFFull;
+    a = (a | a >> 16) & 0xFFFFFFFFull;
+    b = (b | b >> 16) & 0xFFFFFFFFull;
+    a |= b << 32;
+    memcpy(d + j, &a, 8);
+  }
+#endif
+  for (; j < n; j++) d[j] = s[2 * j];
+}
+
 /* The stride phases of one zero-point-padded channel plane: phase (a, b) (hp x wp, at
- * out + (a * sx + b) * hp * wp) holds padded pixel (i * sy + a, j * sx + b). */
+ * out + (a * sx + b) * hp * wp) holds padded pixel (i * sy + a, j * sx + b). Only the
+ * phases whose bit (a * sx + b) is set in used are written (a 1x1 stride-2 kernel reads
+ * one of four). */
 static void shift_phases(const conv_plan *p, const uint8_t *x, uint8_t pad, size_t hp,
-                         size_t wp, uint8_t *out) {
+                         size_t wp, uint64_t used, uint8_t *out) {
   const int64_t ih = p->g.in[0], iw = p->g.in[1], pt = p->g.pad_begin[0], pl = p->g.pad_begin[1];
   const int64_t sy = p->g.stride[0], sx = p->g.stride[1];
   for (int64_t a = 0; a < sy; a++)
     for (int64_t b = 0; b < sx; b++) {
+      if (a * sx + b < 64 && !((used >> (a * sx + b)) & 1)) continue;
       uint8_t *ph = out + (size_t)(a * sx + b) * hp * wp;
       /* valid j: 0 <= j * sx + b - pl < iw */
       const int64_t off = b - pl;
@@ -1015,7 +1377,9 @@ static void shift_phases(const conv_plan *p, const uint8_t *x, uint8_t pad, size
         /* the borders are a few bytes: plain loops, no calls */
         for (int64_t j = 0; j < jlo; j++) d[j] = pad;
         if (sx == 1)
-          memcpy(d + jlo, src, (size_t)(jhi - jlo + 1));
+          copy_short(d + jlo, src, (size_t)(jhi - jlo + 1));
+        else if (sx == 2)
+          gather_even(d + jlo, src, (size_t)(jhi - jlo + 1));
         else
           for (int64_t j = 0; j <= jhi - jlo; j++) d[jlo + j] = src[j * sx];
         for (size_t j = (size_t)(jhi + 1); j < wp; j++) d[j] = pad;
@@ -1036,11 +1400,13 @@ typedef struct qlc_par {
   uint8_t *xpad;            /* GX_SHIFT phases */
   const uint8_t **xrows;
   uint8_t *tmp, *ybase;     /* GX_SHIFT output over the phase width, and its target */
+  uint64_t shift_used;      /* GX_SHIFT: the stride phases read (see shift_phases) */
   /* depthwise */
   nn_q8_dw_args dw;
   const uint8_t *xd;
   uint8_t *yd;
   uint8_t xm;
+  size_t x_bytes;           /* size of the input tensor */
 } qlc_par;
 
 static void qlc_gemm_task(void *ctx, size_t thread, size_t task) {
@@ -1048,23 +1414,42 @@ static void qlc_gemm_task(void *ctx, size_t thread, size_t task) {
   nn_q8_gemm_run_task(w->job, &w->tasks, task, w->ws + thread * w->s->ws_stride);
 }
 
-/* GX_SHIFT prologue for channel c: its stride phases and its x rows. */
+/* GX_SHIFT prologue for channel c: its stride phases and its x rows. Channel 0 comes
+ * first: the others' rows are its rows moved by whole channels (no divisions). */
 static void qlc_shift_task(void *ctx, size_t thread, size_t c) {
   const qlc_par *w = ctx;
   const conv_plan *p = w->p;
-  const size_t kh = (size_t)p->g.kernel[0], kw = (size_t)p->g.kernel[1];
+  const size_t kk = (size_t)(p->g.kernel[0] * p->g.kernel[1]);
   const size_t hp = w->s->pad_h, wp = w->s->pad_w, plane = hp * wp;
   const size_t sy = (size_t)p->g.stride[0], sx = (size_t)p->g.stride[1];
+  const size_t cstep = sy * sx * plane;
+  uint8_t *d = w->xpad + c * cstep;
+  shift_phases(p, w->xg + c * (size_t)p->in_size, w->raw, hp, wp, w->shift_used, d);
+  if (c == 0) {
+    const size_t kw = (size_t)p->g.kernel[1];
+    const size_t dy = (size_t)p->g.dilation[0], dx = (size_t)p->g.dilation[1];
+    for (size_t t = 0; t < kk; t++) {
+      const size_t ey = t / kw * dy, ex = t % kw * dx;
+      w->xrows[t] = d + ((ey % sy) * sx + ex % sx) * plane + (ey / sy) * wp + ex / sx;
+    }
+  } else {
+    for (size_t t = 0; t < kk; t++) w->xrows[c * kk + t] = w->xrows[t] + c * cstep;
+  }
+  (void)thread;
+}
+
+/* Stride phases a GX_SHIFT convolution reads (bit a * sx + b; all of them past 64). */
+static uint64_t shift_used(const conv_plan *p) {
+  const size_t kh = (size_t)p->g.kernel[0], kw = (size_t)p->g.kernel[1];
+  const size_t sy = (size_t)p->g.stride[0], sx = (size_t)p->g.stride[1];
   const size_t dy = (size_t)p->g.dilation[0], dx = (size_t)p->g.dilation[1];
-  uint8_t *d = w->xpad + c * sy * sx * plane;
-  shift_phases(p, w->xg + c * (size_t)p->in_size, w->raw, hp, wp, d);
+  uint64_t used = 0;
   for (size_t ky = 0; ky < kh; ky++)
     for (size_t kx = 0; kx < kw; kx++) {
-      const size_t ey = ky * dy, ex = kx * dx;
-      w->xrows[(c * kh + ky) * kw + kx] =
-          d + ((ey % sy) * sx + ex % sx) * plane + (ey / sy) * wp + ex / sx;
+      const size_t ph = ((ky * dy) % sy) * sx + (kx * dx) % sx;
+      used |= ph < 64 ? (uint64_t)1 << ph : 0;
     }
-  (void)thread;
+  return used;
 }
 
 /* GX_SHIFT epilogue for output channel mi: drop the phase-width padding columns. */
@@ -1073,23 +1458,99 @@ static void qlc_compact_task(void *ctx, size_t thread, size_t mi) {
   const size_t oh = (size_t)w->p->g.out[0], ow = (size_t)w->p->g.out[1];
   const size_t np = (size_t)w->p->out_size;
   for (size_t r = 0; r < oh; r++)
-    memcpy(w->ybase + mi * np + r * ow, w->tmp + mi * w->job->ldy + r * w->s->pad_w, ow);
+    copy_short(w->ybase + mi * np + r * ow, w->tmp + mi * w->job->ldy + r * w->s->pad_w, ow);
   (void)thread;
+}
+
+/* Depthwise plane with implicit padding (s->dw_implicit, uint8 input): the inner block
+ * straight from the input, the rows above and below it through the padded buffer, the
+ * columns beside it through the narrow one. */
+static void qlc_dw_implicit(const qlc_par *w, const uint8_t *x, nn_q8_dw_args a,
+                            uint8_t *buf) {
+  const conv_plan *p = w->p;
+  const qlconv_state *s = w->s;
+  const size_t iw = (size_t)p->g.in[1], oh = a.oh, ow = a.ow, st = a.stride;
+  const size_t pt = (size_t)p->g.pad_begin[0], pl = (size_t)p->g.pad_begin[1];
+  const size_t t = s->dw_t, b = s->dw_b, l = s->dw_l, r = s->dw_r;
+  uint8_t *y = a.y;
+  const uint8_t pad = w->raw;
+  nn_q8_dw_args k = a;
+  k.x = x + (t * st - pt) * iw + (l * st - pl);
+  k.ldx = iw;
+  k.oh = b - t;
+  k.ow = r - l;
+  k.y = y + t * ow + l;
+  s->k->q8_dwconv3x3(&k);
+  if (t) { /* rows above: padded rows [0, (t - 1) * st + 3) */
+    dw_pad_rows(p, s, x, 0, pad, 0, (t - 1) * st + 3, buf);
+    k = a;
+    k.x = buf;
+    k.oh = t;
+    s->k->q8_dwconv3x3(&k);
+  }
+  if (b < oh) { /* rows below */
+    dw_pad_rows(p, s, x, 0, pad, b * st, (oh - 1) * st + 3, buf);
+    k = a;
+    k.x = buf;
+    k.oh = oh - b;
+    k.y = y + b * ow;
+    s->k->q8_dwconv3x3(&k);
+  }
+  if (l == 0 && r == ow) return;
+  /* Columns beside the block, rows [t, b): padded columns [0, lw) and [r * st, ...). */
+  const size_t lw = l ? (l - 1) * st + 3 : 0, rw = r < ow ? (ow - 1 - r) * st + 3 : 0;
+  const size_t nrows = (b - t - 1) * st + 3, ldn = s->dw_nldx, c0 = s->dw_nc0;
+  /* The inner block reads input columns [l * st - pl, ...), so the left part holds
+   * pl pads then input columns; the right part starts inside the input (r * st - pl <
+   * iw as st <= 2) and ends with pads. */
+  const size_t lp = pl < lw ? pl : lw, rb = r * st - pl;
+  const size_t rv = iw - rb < rw ? iw - rb : rw;
+  for (size_t i = 0; i < nrows; i++) {
+    const uint8_t *src = x + (t * st + i - pt) * iw; /* inside the input (rows [t, b)) */
+    uint8_t *d = buf + i * ldn;
+    for (size_t j = 0; j < lp; j++) d[j] = pad;
+    for (size_t j = lp; j < lw; j++) d[j] = src[j - pl];
+    for (size_t j = 0; j < rv; j++) d[c0 + j] = src[rb + j];
+    for (size_t j = rv; j < rw; j++) d[c0 + j] = pad;
+  }
+  uint8_t *tmp = buf + s->dw_ntmp;
+  k = a;
+  k.x = buf;
+  k.ldx = ldn;
+  k.oh = b - t;
+  k.ow = s->dw_nout;
+  k.y = tmp;
+  k.ldy = s->dw_nout;
+  s->k->q8_dwconv3x3(&k);
+  const size_t j0 = c0 / st;
+  for (size_t i = 0; i < b - t; i++) {
+    uint8_t *yr = y + (t + i) * ow;
+    const uint8_t *tr = tmp + i * s->dw_nout;
+    for (size_t j = 0; j < l; j++) yr[j] = tr[j];
+    for (size_t j = r; j < ow; j++) yr[j] = tr[j0 + j - r];
+  }
 }
 
 static void qlc_dw_task(void *ctx, size_t thread, size_t plane) {
   const qlc_par *w = ctx;
   const conv_plan *p = w->p;
+  const qlconv_state *s = w->s;
   const size_t c = plane % (size_t)p->c;
-  uint8_t *buf = (uint8_t *)w->ws + thread * w->s->ws_stride;
-  dw_pad_plane(p, w->s, w->xd + plane * (size_t)p->in_size, w->xm, w->raw ^ w->xm, buf);
+  uint8_t *buf = (uint8_t *)w->ws + thread * s->ws_stride;
+  const uint8_t *x = w->xd + plane * (size_t)p->in_size;
   nn_q8_dw_args a = w->dw;
-  a.x = buf;
-  a.w = w->s->dw + 12 * c;
-  a.bias = w->s->bias[c];
-  a.scale = w->s->mult[c];
+  a.w = s->dw + 12 * c;
+  a.bias = s->bias[c];
+  a.scale = s->mult[c];
   a.y = w->yd + plane * (size_t)p->out_size; /* depthwise: M == C */
-  w->s->k->q8_dwconv3x3(&a);
+  /* The inner block's reads (slack included) must stay inside the input tensor. */
+  if (s->dw_implicit && plane * (size_t)p->in_size + s->dw_ext <= w->x_bytes) {
+    qlc_dw_implicit(w, x, a, buf);
+    return;
+  }
+  dw_pad_rows(p, s, x, w->xm, w->raw ^ w->xm, 0, s->dw_rows, buf);
+  a.x = buf;
+  s->k->q8_dwconv3x3(&a);
 }
 
 static nn_status qlconv_run(nn_op_ctx *ctx) {
@@ -1128,6 +1589,7 @@ static nn_status qlconv_run(nn_op_ctx *ctx) {
     w.dw = a;
     w.xd = xd;
     w.yd = yd;
+    w.x_bytes = (size_t)(p->n * p->c * p->in_size);
     nn_threadpool_parallelize(threads > 1 ? pool : NULL, qlc_dw_task, &w,
                               (size_t)(p->n * p->c));
     return NN_OK;
@@ -1136,6 +1598,7 @@ static nn_status qlconv_run(nn_op_ctx *ctx) {
   w.xpad = (uint8_t *)ctx->scratch + s->off_pad;
   w.tmp = (uint8_t *)ctx->scratch + s->off_tmp;
   w.xrows = (const uint8_t **)((char *)ctx->scratch + s->off_rows);
+  if (s->gemm_x == GX_SHIFT) w.shift_used = shift_used(p);
   const size_t oh = p->g.rank == 2 ? (size_t)p->g.out[0] : 1;
   const size_t ow = p->g.rank == 2 ? (size_t)p->g.out[1] : 1;
   nn_q8_gemm_job job = {.kern = s->k, .m = (size_t)p->mg, .n = np, .k = s->kdim,
@@ -1175,6 +1638,7 @@ static nn_status qlconv_run(nn_op_ctx *ctx) {
         case GX_SHIFT:
           /* Memory-bound and short: on the caller (a pool round costs more). */
           for (size_t c = 0; c < (size_t)p->cg; c++) qlc_shift_task(&w, 0, c);
+          if (s->pad_w == ow) break; /* no padding columns (1x1 stride 2): y directly */
           job.n = (oh - 1) * s->pad_w + ow;
           job.ldy = job.n;
           job.y = w.tmp;
@@ -1185,7 +1649,7 @@ static nn_status qlconv_run(nn_op_ctx *ctx) {
       nn_q8_gemm_split(&job, macs < ((size_t)1 << 20) ? 1 : threads, &w.tasks);
       nn_threadpool_parallelize(w.tasks.tasks > 1 ? tp : NULL, qlc_gemm_task, &w,
                                 w.tasks.tasks);
-      if (s->gemm_x == GX_SHIFT)
+      if (s->gemm_x == GX_SHIFT && s->pad_w != ow)
         for (size_t mi = 0; mi < (size_t)p->mg; mi++) qlc_compact_task(&w, 0, mi);
     }
   return NN_OK;

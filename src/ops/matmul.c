@@ -89,6 +89,7 @@ static nn_status matmul_infer(nn_op_ctx *ctx) {
  * batch is packed once at prepare (the weights of a Linear layer). */
 typedef struct mm_state {
   float *packed_b; /* or NULL */
+  size_t ws1;      /* workspace of one single-threaded GEMM, 64-byte multiple */
 } mm_state;
 
 static void matmul_release(void *state) {
@@ -119,7 +120,8 @@ static nn_status matmul_prepare(nn_op_ctx *ctx) {
   mm_state *st = calloc(1, sizeof *st);
   if (!st) return nn_op_error(ctx, NN_ERR_NOMEM, "out of memory");
   const int64_t rows = mm_fused_rows(&sh);
-  if (rows && b->data && (b->flags & NN_V_CONST) && sh.K > 0 && sh.N > 0) {
+  if (rows && b->data && (b->flags & NN_V_CONST) && sh.K > 0 && sh.N > 0 &&
+      !(nn_session_flags(ctx->session) & NN_SESSION_NO_PREPACK)) {
     const size_t n = nn_f32_packed_b_size((size_t)sh.K, (size_t)sh.N, k->f32_gemm_nr);
     st->packed_b = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
     if (!st->packed_b) {
@@ -135,7 +137,12 @@ static nn_status matmul_prepare(nn_op_ctx *ctx) {
                                           (size_t)sh.K, 0, st->packed_b != NULL, threads);
   const size_t w2 = nn_f32_gemm_workspace(k, (size_t)sh.M, (size_t)sh.N, (size_t)sh.K, 0, 0,
                                           threads);
+  /* batched products (attention's QK^T and AV): one whole GEMM per task and thread */
+  st->ws1 = (nn_f32_gemm_workspace(k, (size_t)sh.M, (size_t)sh.N, (size_t)sh.K, 0, 0, 1) + 63) /
+            64 * 64;
+  const size_t w3 = st->ws1 * (size_t)threads;
   ctx->scratch_size = w1 > w2 ? w1 : w2;
+  if (w3 > ctx->scratch_size) ctx->scratch_size = w3;
   return NN_OK;
 }
 
@@ -150,6 +157,37 @@ static void mm_f32(nn_op_ctx *ctx, int64_t M, int64_t N, int64_t K, const float 
   p.b.ld = (size_t)N;
   nn_f32_gemm_run(nn_kernels_get(), &p, ctx->scratch, ctx->scratch_size,
                   nn_session_threadpool(ctx->session));
+}
+
+/* One float32 GEMM of a batch per task, single-threaded, on the thread's workspace. */
+typedef struct mm_batch_par {
+  const mm_shape *sh;
+  const float *a, *b;
+  float *y;
+  char *ws;
+  size_t ws1;
+} mm_batch_par;
+
+static void mm_batch_task(void *ctx, size_t thread, size_t t) {
+  const mm_batch_par *w = ctx;
+  const mm_shape *sh = w->sh;
+  int64_t ao = 0, bo = 0, rem = (int64_t)t, idx[NN_MAX_DIMS];
+  for (int d = sh->nb - 1; d >= 0; d--) {
+    idx[d] = rem % sh->batch[d];
+    rem /= sh->batch[d];
+  }
+  for (int d = 0; d < sh->nb; d++) {
+    ao = ao * sh->abatch[d] + (sh->abatch[d] == 1 ? 0 : idx[d]);
+    bo = bo * sh->bbatch[d] + (sh->bbatch[d] == 1 ? 0 : idx[d]);
+  }
+  nn_f32_gemm_problem p = {.M = (size_t)sh->M, .N = (size_t)sh->N, .K = (size_t)sh->K,
+                           .alpha = 1.0f, .c = w->y + (size_t)t * (size_t)(sh->M * sh->N),
+                           .ldc = (size_t)sh->N};
+  p.a.data = w->a + (size_t)(ao * sh->M * sh->K);
+  p.a.ld = (size_t)sh->K;
+  p.b.data = w->b + (size_t)(bo * sh->K * sh->N);
+  p.b.ld = (size_t)sh->N;
+  nn_f32_gemm_run(nn_kernels_get(), &p, w->ws + thread * w->ws1, w->ws1, NULL);
 }
 
 static nn_status matmul_run(nn_op_ctx *ctx) {
@@ -171,6 +209,14 @@ static nn_status matmul_run(nn_op_ctx *ctx) {
       mm_f32(ctx, rows, N, K, a->data, b->data, st->packed_b, y->data);
     else
       gemm_any(a->dtype, rows, N, K, a->data, K, b->data, N, y->data, N);
+    return NN_OK;
+  }
+  nn_threadpool *pool = nn_session_threadpool(ctx->session);
+  if (st && nbatch > 1 && nn_threadpool_size(pool) > 1 &&
+      st->ws1 * (size_t)nn_threadpool_size(pool) <= ctx->scratch_size) {
+    mm_batch_par w = {.sh = &sh, .a = a->data, .b = b->data, .y = y->data,
+                      .ws = ctx->scratch, .ws1 = st->ws1};
+    nn_threadpool_parallelize(pool, mm_batch_task, &w, (size_t)nbatch);
     return NN_OK;
   }
   int64_t idx[NN_MAX_DIMS] = {0};

@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "kernels/dispatch.h"
 #include "kernels/ref/layernorm.h"
 #include "ops/op.h"
 
@@ -88,6 +89,16 @@ static nn_status ln_run(nn_op_ctx *ctx) {
   float eps = nn_attr_float(ctx->node, "epsilon", 1e-5f);
   nn_value *m = nn_out(ctx, 1), *inv = nn_out(ctx, 2);
   float *mp = m ? m->data : NULL, *ip = inv ? inv->data : NULL;
+  const nn_kernels *k = nn_kernels_get();
+  if (x->dtype == NN_FLOAT && k->f32_layernorm && ss && (!b || bs) && cols > 0) {
+    /* per-element scale and bias: the vector row kernel (f32_eltwise.h) */
+    const float *xd = x->data, *sd = scale->data, *bd = b ? b->data : NULL;
+    float *yd = ctx->out[0]->data;
+    for (int64_t r = 0; r < rows; r++)
+      k->f32_layernorm((size_t)cols, xd + r * cols, sd, bd, eps, yd + r * cols,
+                       mp ? mp + r : NULL, ip ? ip + r : NULL);
+    return NN_OK;
+  }
   if (x->dtype == NN_FLOAT)
     nn_f32_layernorm__ref(rows, cols, x->data, scale->data, ss, b ? b->data : NULL, bs, eps,
                           ctx->out[0]->data, mp, ip);

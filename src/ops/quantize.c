@@ -212,8 +212,22 @@ static nn_status dynquant_infer(nn_op_ctx *ctx) {
  * An all-zero input (empty range) gets scale 1 and zero point 0, as in ONNX Runtime,
  * instead of the function body's 0 / 0. */
 static void dynquant_params(const float *x, size_t n, float *scale_out, uint8_t *zp_out) {
+  /* 16 independent lanes so the compiler keeps them in vector registers; min and max
+   * are exact in any order, and NaN is skipped as the scalar compares skip it. */
+  float l16[16] = {0}, h16[16] = {0};
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (size_t j = 0; j < 16; j++) {
+      const float v = x[i + j];
+      l16[j] = v < l16[j] ? v : l16[j];
+      h16[j] = v > h16[j] ? v : h16[j];
+    }
   float lo = 0.0f, hi = 0.0f;
-  for (size_t i = 0; i < n; i++) {
+  for (size_t j = 0; j < 16; j++) {
+    if (l16[j] < lo) lo = l16[j];
+    if (h16[j] > hi) hi = h16[j];
+  }
+  for (; i < n; i++) {
     if (x[i] < lo) lo = x[i];
     if (x[i] > hi) hi = x[i];
   }
@@ -232,7 +246,7 @@ static nn_status dynquant_run(nn_op_ctx *ctx) {
   float scale;
   uint8_t zp;
   dynquant_params(x->data, n, &scale, &zp);
-  if (y) nn_f32_qu8_quantize__ref(n, x->data, scale, zp, y->data);
+  if (y) nn_kernels_get()->q8_quantize(n, x->data, scale, zp, 0, 255, y->data);
   if (ys) *(float *)ys->data = scale;
   if (yz) *(uint8_t *)yz->data = zp;
   return NN_OK;

@@ -6,8 +6,11 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/dispatch.h"
+#include "kernels/f32_resize.h"
 #include "kernels/ref/resize.h"
 #include "ops/op.h"
+#include "runtime/session.h"
 
 static nn_status parse_mode(nn_op_ctx *ctx, nn_resize_mode *m) {
   const char *s = nn_attr_string(ctx->node, "mode", "nearest");
@@ -247,6 +250,20 @@ static nn_status resize_infer(nn_op_ctx *ctx) {
   return nn_value_set(ctx, nn_out(ctx, 0), nn_in(ctx, 0)->dtype, p.ndim, p.out);
 }
 
+/* float32 nearest/linear upsampling over the last two axes runs kernels/f32_resize.h
+ * (not under NNOPT_ISA=ref): its tap tables live in the workspace sized here. */
+static nn_status resize_prepare(nn_op_ctx *ctx) {
+  nn_resize_params p;
+  const nn_value *x = nn_in(ctx, 0);
+  if (nn_kernels_get()->isa == NN_ISA_REF || !x || x->dtype != NN_FLOAT) return NN_OK;
+  if (resize_setup(ctx, &p)) { /* scales known only at run time: the reference runs */
+    nn_error_clear();
+    return NN_OK;
+  }
+  ctx->scratch_size = nn_f32_resize2d_workspace(&p);
+  return NN_OK;
+}
+
 static nn_status resize_run(nn_op_ctx *ctx) {
   nn_resize_params p;
   nn_status s = resize_setup(ctx, &p);
@@ -256,6 +273,11 @@ static nn_status resize_run(nn_op_ctx *ctx) {
   const nn_value *x = nn_in(ctx, 0);
   nn_value *y = nn_out(ctx, 0);
   if (!y || !nn_value_numel(y)) return NN_OK;
+  if (x->dtype == NN_FLOAT && ctx->scratch && ctx->scratch_size &&
+      nn_f32_resize2d_workspace(&p) == ctx->scratch_size) {
+    nn_f32_resize2d(&p, x->data, y->data, ctx->scratch, nn_session_threadpool(ctx->session));
+    return NN_OK;
+  }
   switch (x->dtype) {
   case NN_FLOAT: nn_f32_resize__ref(&p, x->data, y->data); return NN_OK;
   case NN_DOUBLE: nn_f64_resize__ref(&p, x->data, y->data); return NN_OK;
@@ -274,6 +296,7 @@ static nn_status resize_run(nn_op_ctx *ctx) {
   }
 }
 
-NN_OP(Resize) = {.op_type = "Resize", .domain = "", .infer = resize_infer, .run = resize_run};
+NN_OP(Resize) = {.op_type = "Resize", .domain = "", .infer = resize_infer,
+                 .prepare = resize_prepare, .run = resize_run};
 NN_OP(Upsample) = {.op_type = "Upsample", .domain = "", .infer = resize_infer,
-                   .run = resize_run};
+                   .prepare = resize_prepare, .run = resize_run};

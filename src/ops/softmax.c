@@ -5,8 +5,11 @@
  */
 #include <string.h>
 
+#include "kernels/dispatch.h"
 #include "kernels/ref/softmax.h"
 #include "ops/op.h"
+#include "runtime/session.h"
+#include "runtime/threadpool.h"
 
 enum { SOFTMAX, LOGSOFTMAX, HARDMAX };
 
@@ -49,6 +52,20 @@ static nn_status softmax_infer(nn_op_ctx *ctx) {
   return nn_value_set(ctx, ctx->out[0], x->dtype, x->ndim, x->dims);
 }
 
+typedef struct sm_par {
+  void (*fn)(size_t n, const float *x, float *y);
+  const float *x;
+  float *y;
+  size_t n, rows, chunk;
+} sm_par;
+
+static void sm_task(void *ctx, size_t thread, size_t task) {
+  const sm_par *w = ctx;
+  (void)thread;
+  const size_t r0 = task * w->chunk, r1 = r0 + w->chunk < w->rows ? r0 + w->chunk : w->rows;
+  for (size_t r = r0; r < r1; r++) w->fn(w->n, w->x + r * w->n, w->y + r * w->n);
+}
+
 static nn_status softmax_run(nn_op_ctx *ctx) {
   const nn_value *x = ctx->in[0];
   nn_value *y = ctx->out[0];
@@ -56,6 +73,17 @@ static nn_status softmax_run(nn_op_ctx *ctx) {
   nn_status st = layout(ctx, x, &o, &n, &i);
   if (st) return st;
   int k = kind_of(ctx);
+  const nn_kernels *kern = nn_kernels_get();
+  if (x->dtype == NN_FLOAT && k == SOFTMAX && i == 1 && n > 0 && kern->f32_softmax) {
+    /* rows along the last axis: the vector kernel (f32_eltwise.h), rows over threads */
+    sm_par w = {.fn = kern->f32_softmax, .x = x->data, .y = y->data, .n = (size_t)n,
+                .rows = (size_t)o};
+    w.chunk = (size_t)(16384 / n) + 1;
+    const size_t tasks = (w.rows + w.chunk - 1) / w.chunk;
+    nn_threadpool_parallelize(tasks > 1 ? nn_session_threadpool(ctx->session) : NULL, sm_task,
+                              &w, tasks);
+    return NN_OK;
+  }
   if (x->dtype == NN_FLOAT) {
     if (k == SOFTMAX) nn_f32_softmax__ref(o, n, i, x->data, y->data);
     if (k == LOGSOFTMAX) nn_f32_logsoftmax__ref(o, n, i, x->data, y->data);

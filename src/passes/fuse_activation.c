@@ -1,10 +1,11 @@
 /*
- * fuse_activation.c - fold a Relu or Clip into the float32 Conv that feeds it:
- * Conv -> Relu/Clip becomes one com.microsoft FusedConv (ONNX Runtime's contrib op:
- * Conv's attributes plus activation = "Relu" | "Clip" and, for Clip,
- * activation_params = [min, max]), whose kernels clamp in their epilogue instead of
- * making another pass over the tensor. Only when the conv output feeds nothing else
- * and Clip's bounds are constants.
+ * fuse_activation.c - fold a residual Add and a Relu or Clip into the float32 Conv
+ * that feeds them: Conv -> [Add(., Z)] -> [Relu/Clip] becomes one com.microsoft
+ * FusedConv (ONNX Runtime's contrib op: Conv's attributes and inputs, the Add's other
+ * operand as input Z, activation = "Relu" | "Clip" and, for Clip, activation_params =
+ * [min, max]), whose kernels add Z and clamp in their epilogue instead of making more
+ * passes over the tensor. Only when the conv output feeds nothing else, Z has the conv
+ * output's shape (no broadcasting) and Clip's bounds are constants.
  */
 #include <float.h>
 #include <stdlib.h>
@@ -58,12 +59,101 @@ static nn_status set_activation(nn_node *cv, const char *act, const float *param
   return NN_OK;
 }
 
+/* Known float32 shape of tensor t equal to that of u. */
+static int same_known_shape(const nn_graph *g, int t, int u) {
+  const nn_tensor *a = &g->tensors[t], *b = &g->tensors[u];
+  if (a->dtype != NN_FLOAT || b->dtype != NN_FLOAT || a->ndim < 1 || a->ndim != b->ndim)
+    return 0;
+  for (int d = 0; d < a->ndim; d++)
+    if (a->dims[d] < 0 || a->dims[d] != b->dims[d]) return 0;
+  return 1;
+}
+
+/* A float32 Conv, or a FusedConv with neither activation nor Z yet, whose output t is
+ * read once and is no graph output: its node index, or -1. */
+static int sum_target(const nn_graph *g, const nn_use_map *uses, int t) {
+  if (t < 0 || g->tensors[t].producer < 0) return -1;
+  if (uses->off[t + 1] - uses->off[t] != 1 || (g->tensors[t].flags & NN_T_OUTPUT)) return -1;
+  const int ci = g->tensors[t].producer;
+  const nn_node *cv = &g->nodes[ci];
+  const int conv = !strcmp(cv->op_type, "Conv") && !cv->domain[0];
+  const int fused = !strcmp(cv->op_type, "FusedConv") && !strcmp(cv->domain, "com.microsoft");
+  if ((!conv && !fused) || cv->n_outputs != 1 || cv->n_inputs < 2) return -1;
+  if (fused && (nn_node_attr(cv, "activation") || (cv->n_inputs > 3 && cv->inputs[3] >= 0)))
+    return -1;
+  const int w = cv->inputs[1];
+  if (w < 0 || g->tensors[w].dtype != NN_FLOAT) return -1;
+  return ci;
+}
+
+/* Conv -> Add(., Z) into FusedConv(X, W, B, Z); the node order is re-sorted after, as Z
+ * may be computed after the conv. */
+static nn_status fuse_adds(nn_model *m, int *n_fused) {
+  nn_graph *g = m->graph;
+  nn_status st = NN_OK;
+  nn_use_map uses = {0};
+  unsigned char *kill = NULL;
+  int shapes_inferred = 0;
+  *n_fused = 0;
+  NN_TRY(nn_graph_build_maps(g, &uses));
+  kill = calloc((size_t)g->n_nodes + 1, 1);
+  if (!kill) {
+    st = nn_errorf(NN_ERR_NOMEM, "out of memory");
+    goto done;
+  }
+  for (int i = 0; i < g->n_nodes; i++) {
+    nn_node *add = &g->nodes[i];
+    if (strcmp(add->op_type, "Add") || add->domain[0] || add->n_inputs != 2 ||
+        add->n_outputs != 1 || add->outputs[0] < 0 || add->inputs[0] == add->inputs[1])
+      continue;
+    for (int side = 0; side < 2; side++) {
+      const int c = add->inputs[side], z = add->inputs[1 - side];
+      const int ci = sum_target(g, &uses, c);
+      if (ci < 0 || kill[ci] || z < 0) continue;
+      if (!same_known_shape(g, c, z) && !shapes_inferred) {
+        /* shapes of intermediates are needed to rule out broadcasting */
+        int n;
+        shapes_inferred = 1;
+        if (nn_pass_infer_shapes(m, &n)) nn_error_clear();
+      }
+      if (!same_known_shape(g, c, z)) continue;
+      nn_node *cv = &g->nodes[ci];
+      if (cv->n_inputs < 4) {
+        int *in = realloc(cv->inputs, 4 * sizeof *in);
+        if (!in) {
+          st = nn_errorf(NN_ERR_NOMEM, "out of memory");
+          goto done;
+        }
+        for (int k = cv->n_inputs; k < 4; k++) in[k] = -1;
+        cv->inputs = in;
+        cv->n_inputs = 4;
+      }
+      if ((st = nn_node_set_op(cv, "FusedConv", "com.microsoft"))) goto done;
+      cv->inputs[3] = z;
+      cv->outputs[0] = add->outputs[0];
+      kill[i] = 1;
+      (*n_fused)++;
+      break;
+    }
+  }
+  if (*n_fused) {
+    if ((st = nn_model_ensure_opset(m, "com.microsoft", 1))) goto done;
+    nn_graph_remove_nodes(g, kill);
+    st = nn_graph_sort(g);
+  }
+done:
+  nn_use_map_free(&uses);
+  free(kill);
+  return st;
+}
+
 nn_status nn_pass_fuse_conv_activation(nn_model *m, int *n_fused) {
   nn_graph *g = m->graph;
   nn_status st = NN_OK;
   nn_use_map uses = {0};
   unsigned char *kill = NULL;
   *n_fused = 0;
+  NN_TRY(fuse_adds(m, n_fused));
   NN_TRY(nn_graph_build_maps(g, &uses));
   kill = calloc((size_t)g->n_nodes + 1, 1);
   if (!kill) {
@@ -81,8 +171,10 @@ nn_status nn_pass_fuse_conv_activation(nn_model *m, int *n_fused) {
     if (uses.off[x + 1] - uses.off[x] != 1 || (g->tensors[x].flags & NN_T_OUTPUT)) continue;
     const int ci = g->tensors[x].producer;
     nn_node *cv = &g->nodes[ci];
-    if (kill[ci] || strcmp(cv->op_type, "Conv") || cv->domain[0] || cv->n_outputs != 1 ||
-        cv->n_inputs < 2)
+    const int fused = !strcmp(cv->op_type, "FusedConv") &&
+                      !strcmp(cv->domain, "com.microsoft") && !nn_node_attr(cv, "activation");
+    if (kill[ci] || !(fused || (!strcmp(cv->op_type, "Conv") && !cv->domain[0])) ||
+        cv->n_outputs != 1 || cv->n_inputs < 2)
       continue;
     const int w = cv->inputs[1];
     if (w < 0 || g->tensors[w].dtype != NN_FLOAT) continue;

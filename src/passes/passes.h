@@ -26,9 +26,10 @@ nn_status nn_pass_eliminate_dead(nn_model *m, int *n_removed);
  * Gemm (float32 constants, the conv output read only by the BN). */
 nn_status nn_pass_fold_batchnorm(nn_model *m, int *n_folded);
 
-/* Fold a Relu or Clip (constant bounds) that alone reads a float32 Conv's output into
- * the Conv, which becomes a com.microsoft FusedConv (ONNX Runtime's contrib op) that
- * clamps in its kernels' epilogue. *n_fused: activations removed. */
+/* Fold into a float32 Conv what alone reads its output: a residual Add of a tensor Z
+ * of the output's shape, then a Relu or Clip (constant bounds). The Conv becomes a
+ * com.microsoft FusedConv (ONNX Runtime's contrib op, Z as its 4th input) that adds and
+ * clamps in its kernels' epilogue. *n_fused: nodes removed. */
 nn_status nn_pass_fuse_conv_activation(nn_model *m, int *n_fused);
 
 /* Fuse the LayerNorm and GELU subgraphs exporters decompose below opset 17 into

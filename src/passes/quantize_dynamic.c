@@ -1,10 +1,12 @@
 /*
  * quantize_dynamic.c - dynamic quantization of MatMul/Gemm with constant weights, the
  * usual choice for transformers: weights become int8 (symmetric, per output column)
- * once; activations are quantized at run time per tensor. Each op becomes
+ * once; activations are quantized at run time per tensor, once per tensor however many
+ * MatMuls read it (the Q, K and V projections share one). Each op becomes
  *   x -> DynamicQuantizeLinear -> (x_q, x_scale, x_zp)
- *   MatMulInteger(x_q, W_q, x_zp) -> Cast(float) -> Mul(x_scale * W_scale) [-> Add(bias)]
- * which is what ONNX Runtime's dynamic quantizer emits and runs with integer kernels.
+ *   MatMulIntegerToFloat(x_q, W_q, x_scale, W_scale, x_zp, -, bias)   (com.microsoft)
+ * the fused form ONNX Runtime's optimizer makes of MatMulInteger -> Cast -> Mul -> Add
+ * and runs natively, so both runtimes execute the same file with fused kernels.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -34,18 +36,35 @@ static int add_node1(nn_graph *g, const char *op, const char *base, int n_in, co
   return i;
 }
 
-/* Rewrite node i (MatMul, or Gemm with transA = 0, alpha = beta = 1). */
-static nn_status rewrite(nn_graph *g, int i) {
+/* DynamicQuantizeLinear outputs per quantized input tensor (-1: not yet made). */
+typedef struct dq_memo {
+  int n;
+  int (*out)[3];
+} dq_memo;
+
+/* Rewrite node i (MatMul, or Gemm with transA = 0, alpha = beta = 1). add_node >= 0: a
+ * bias Add reading only the MatMul's output (add_bias its constant input), folded in. */
+static nn_status rewrite(nn_graph *g, int i, dq_memo *memo, int add_node, int add_bias) {
   nn_node *n = &g->nodes[i];
   int gemm = !strcmp(n->op_type, "Gemm");
   int trans_b = gemm && nn_attr_int(n, "transB", 0);
   int x = n->inputs[0], w = n->inputs[1], bias = gemm && n->n_inputs > 2 ? n->inputs[2] : -1;
   int y = n->outputs[0];
+  if (add_node >= 0) {
+    bias = add_bias;
+    y = g->nodes[add_node].outputs[0];
+    /* The Add stops producing its output; dead-node elimination removes it. */
+    if ((g->nodes[add_node].outputs[0] = nn_graph_add_tensor(g, "dynamic_quant_replaced")) < 0)
+      return nn_errorf(NN_ERR_NOMEM, "out of memory");
+    n = &g->nodes[i];
+  }
   const nn_tensor *wt = &g->tensors[w];
   int64_t K = trans_b ? wt->dims[1] : wt->dims[0], N = trans_b ? wt->dims[0] : wt->dims[1];
   const float *wd = wt->data;
   char base[512];
   snprintf(base, sizeof base, "%s", n->name && *n->name ? n->name : g->tensors[y].name);
+  /* A 1-D bias of N values goes into the fused op; any other broadcast stays an Add. */
+  const int fuse_bias = bias >= 0 && g->tensors[bias].ndim == 1 && g->tensors[bias].dims[0] == N;
 
   /* Weights: int8 [K, N], symmetric per column. */
   int8_t *q = malloc((size_t)(K * N > 0 ? K * N : 1));
@@ -73,34 +92,37 @@ static nn_status rewrite(nn_graph *g, int i) {
   int ws = nn_graph_add_initializer(g, nm, NN_FLOAT, 1, &N, sc);
   if (wq < 0 || ws < 0) return nn_errorf(NN_ERR_NOMEM, "out of memory");
 
-  /* Tensors of the new chain. */
-  const char *suffix[] = {"_x_quantized", "_x_scale", "_x_zero_point", "_int32", "_float",
-                          "_scale", "_matmul"};
-  int t[7];
-  for (int k = 0; k < 7; k++) {
-    snprintf(nm, sizeof nm, "%s%s", base, suffix[k]);
-    if ((t[k] = nn_graph_add_tensor(g, nm)) < 0) return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  /* The activation's DynamicQuantizeLinear, shared by every MatMul reading x. */
+  int *dq = x < memo->n ? memo->out[x] : NULL;
+  int dq_local[3] = {-1, -1, -1};
+  if (!dq) dq = dq_local;
+  if (dq[0] < 0) {
+    const char *suffix[] = {"_quantized", "_scale", "_zero_point"};
+    for (int k = 0; k < 3; k++) {
+      snprintf(nm, sizeof nm, "%s%s", g->tensors[x].name, suffix[k]);
+      if ((dq[k] = nn_graph_add_tensor(g, nm)) < 0) return nn_errorf(NN_ERR_NOMEM, "out of memory");
+    }
+    snprintf(nm, sizeof nm, "%s_DynamicQuantizeLinear", g->tensors[x].name);
+    char *dname = nn_graph_unique_node_name(g, nm);
+    int d = dname ? nn_graph_add_node(g, "DynamicQuantizeLinear", "", dname, 1, &x, 3, dq) : -1;
+    free(dname);
+    if (d < 0) return nn_errorf(NN_ERR_NOMEM, "out of memory");
   }
-  int out_mul = bias >= 0 ? t[6] : y;
-  int dq_out[3] = {t[0], t[1], t[2]};
-  snprintf(nm, sizeof nm, "%s_DynamicQuantizeLinear", base);
-  char *dname = nn_graph_unique_node_name(g, nm);
-  int d = dname ? nn_graph_add_node(g, "DynamicQuantizeLinear", "", dname, 1, &x, 3, dq_out) : -1;
-  free(dname);
-  int mi_in[3] = {t[0], wq, t[2]}, sm_in[2] = {t[1], ws}, mul_in[2] = {t[4], t[5]};
-  snprintf(nm, sizeof nm, "%s_MatMulInteger", base);
-  int mi = add_node1(g, "MatMulInteger", nm, 3, mi_in, t[3]);
-  snprintf(nm, sizeof nm, "%s_Cast", base);
-  int ca = add_node1(g, "Cast", nm, 1, &t[3], t[4]);
-  snprintf(nm, sizeof nm, "%s_scale_Mul", base);
-  int sm = add_node1(g, "Mul", nm, 2, sm_in, t[5]);
-  snprintf(nm, sizeof nm, "%s_Mul", base);
-  int mu = add_node1(g, "Mul", nm, 2, mul_in, out_mul);
-  if (d < 0 || mi < 0 || ca < 0 || sm < 0 || mu < 0 ||
-      nn_node_add_attr_int(&g->nodes[ca], "to", NN_FLOAT))
-    return nn_errorf(NN_ERR_NOMEM, "out of memory");
-  if (bias >= 0) {
-    int add_in[2] = {t[6], bias};
+  int out_mm = y;
+  if (bias >= 0 && !fuse_bias) {
+    snprintf(nm, sizeof nm, "%s_matmul", base);
+    if ((out_mm = nn_graph_add_tensor(g, nm)) < 0) return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  }
+  int mm_in[7] = {dq[0], wq, dq[1], ws, dq[2], -1, fuse_bias ? bias : -1};
+  snprintf(nm, sizeof nm, "%s_MatMulIntegerToFloat", base);
+  char *mname = nn_graph_unique_node_name(g, nm);
+  int mi = mname ? nn_graph_add_node(g, "MatMulIntegerToFloat", "com.microsoft", mname,
+                                     fuse_bias ? 7 : 5, mm_in, 1, &out_mm)
+                 : -1;
+  free(mname);
+  if (mi < 0) return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  if (bias >= 0 && !fuse_bias) {
+    int add_in[2] = {out_mm, bias};
     snprintf(nm, sizeof nm, "%s_bias_Add", base);
     if (add_node1(g, "Add", nm, 2, add_in, y) < 0) return nn_errorf(NN_ERR_NOMEM, "out of memory");
   }
@@ -118,7 +140,15 @@ nn_status nn_quantize_dynamic(nn_model *m, const nn_quant_options *opt, nn_quant
                      "dynamic quantization needs opset 11 or newer (the model has %lld)",
                      (long long)nn_model_opset(m, ""));
   int n0 = g->n_nodes;
-  for (int i = 0; i < n0; i++) {
+  dq_memo memo = {.n = g->n_tensors, .out = malloc((size_t)(g->n_tensors + 1) * sizeof *memo.out)};
+  if (!memo.out) return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  for (int t = 0; t < memo.n; t++) memo.out[t][0] = memo.out[t][1] = memo.out[t][2] = -1;
+  nn_use_map uses = {0};
+  if ((st = nn_graph_build_maps(g, &uses))) {
+    free(memo.out);
+    return st;
+  }
+  for (int i = 0; i < n0 && !st; i++) {
     const nn_node *n = &g->nodes[i];
     int mm = !strcmp(n->op_type, "MatMul"), gemm = !strcmp(n->op_type, "Gemm");
     if (n->domain[0] || (!mm && !gemm) || n->n_inputs < 2 || n->n_outputs != 1) continue;
@@ -132,10 +162,30 @@ nn_status nn_quantize_dynamic(nn_model *m, const nn_quant_options *opt, nn_quant
                  nn_attr_float(n, "beta", 1) != 1))
       continue;
     if (gemm && n->n_inputs > 2 && n->inputs[2] >= 0 && !is_const_f32(g, n->inputs[2])) continue;
-    if ((st = rewrite(g, i))) return st;
+    /* MatMul + Add(constant [N]) as exported from Linear layers: fold the bias. */
+    int add_node = -1, add_bias = -1;
+    const int y = n->outputs[0];
+    if (mm && y >= 0 && !(g->tensors[y].flags & NN_T_OUTPUT) &&
+        uses.off[y + 1] - uses.off[y] == 1) {
+      const nn_node *a = &g->nodes[uses.cons[uses.off[y]]];
+      const int64_t ncol = g->tensors[w].dims[1];
+      if (!a->domain[0] && !strcmp(a->op_type, "Add") && a->n_inputs == 2 && a->n_outputs == 1 &&
+          (a->inputs[0] == y) != (a->inputs[1] == y)) {
+        const int b = a->inputs[a->inputs[0] == y ? 1 : 0];
+        if (is_const_f32(g, b) && g->tensors[b].ndim == 1 && g->tensors[b].dims[0] == ncol) {
+          add_node = uses.cons[uses.off[y]];
+          add_bias = b;
+        }
+      }
+    }
+    if ((st = rewrite(g, i, &memo, add_node, add_bias))) break;
     rep->quantized_nodes++;
     rep->weights++;
   }
+  free(memo.out);
+  nn_use_map_free(&uses);
+  if (st) return st;
+  if (rep->quantized_nodes && (st = nn_model_ensure_opset(m, "com.microsoft", 1))) return st;
   int dead;
   if ((st = nn_pass_eliminate_dead(m, &dead))) return st;
   return nn_graph_sort(g);

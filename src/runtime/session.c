@@ -47,6 +47,7 @@ struct nn_session {
   size_t weight_bytes;
   nn_array *outputs;
   nn_session_options opt;
+  unsigned flags;      /* NN_SESSION_* (runtime/session.h) */
   nn_threadpool *pool; /* opt.threads > 1 (main session only; bodies use the outer one) */
   nn_value_observer observer;
   void *observer_user;
@@ -466,8 +467,18 @@ static nn_status lowered_copy(const nn_model *m, nn_model **out) {
   return NN_OK;
 }
 
+unsigned nn_session_flags(const struct nn_session *s) {
+  while (s->outer) s = s->outer;
+  return s->flags;
+}
+
 nn_status nn_session_create(const nn_model *m, const nn_session_options *opt,
                             nn_session **out) {
+  return nn_session_create_flags(m, opt, 0, out);
+}
+
+nn_status nn_session_create_flags(const nn_model *m, const nn_session_options *opt,
+                                  unsigned flags, nn_session **out) {
   nn_status st = NN_OK;
   nn_model *lowered = NULL;
   *out = NULL;
@@ -478,6 +489,7 @@ nn_status nn_session_create(const nn_model *m, const nn_session_options *opt,
     return nn_errorf(NN_ERR_NOMEM, "out of memory creating session");
   }
   s->owned_model = lowered;
+  s->flags = flags;
   if (opt) s->opt = *opt;
   s->pool = nn_threadpool_create(s->opt.threads);
   NN_TRY(session_init(s));
@@ -781,8 +793,11 @@ void nn_subsession_free(nn_subsession *ss) {
 nn_status nn_session_create_planned(const nn_model *m, nn_session **out) {
   nn_status st = NN_OK;
   nn_session *s = NULL;
+  /* As written (no QDQ lowering): callers index values by m's own tensors. */
+  nn_session_options so = {0};
+  so.qdq_as_float = 1;
   *out = NULL;
-  NN_TRY(nn_session_create(m, NULL, &s));
+  NN_TRY(nn_session_create(m, &so, &s));
   if (!s->planned) {
     for (int k = 0; k < s->n_in; k++) {
       const nn_tensor *tt = &s->g->tensors[s->in_idx[k]];

@@ -29,6 +29,16 @@ void nn_subsession_free(nn_subsession *s);
 typedef void (*nn_value_observer)(void *user, int tensor, const nn_value *v);
 void nn_session_set_observer(struct nn_session *s, nn_value_observer fn, void *user);
 
+/* Internal session flags. NN_SESSION_NO_PREPACK: float32 MatMul and Gemm keep no
+ * packed copy of constant weights (the GEMM packs panels of the model's weights per
+ * call instead), so a session adds no second copy of the weights to memory; used by
+ * calibration (quant/calibrate.c). Results are the same, only slower per call. */
+#define NN_SESSION_NO_PREPACK 1u
+nn_status nn_session_create_flags(const nn_model *m, const nn_session_options *opt,
+                                  unsigned flags, nn_session **out);
+/* Flags of s (of its outermost session for a subgraph body). */
+unsigned nn_session_flags(const struct nn_session *s);
+
 /* A session planned for shape inference: unknown/symbolic input dimensions are 1. */
 nn_status nn_session_create_planned(const nn_model *m, nn_session **out);
 /* A session planned with the inputs' values and shapes unknown: only what follows

@@ -311,6 +311,40 @@ static void test_conv(void) {
       cc.bias = 1, cc.k[0] = cc.k[1] = 3, cc.pb[0] = cc.pe[1] = 1;
       run_conv_case(&cc);
     }
+  /* Depthwise with implicit padding (uint8 input, planes >= 96 wide): pads 0 / 1 / 2,
+   * symmetric or not, stride 1 / 2, odd widths, maps of 1 to 30 rows; two images so the
+   * last planes (whose slack reads would pass the tensor's end) take the padded copy. */
+  static const int64_t dwhw[][2] = {{27, 96}, {9, 97}, {4, 113}, {30, 99}, {3, 101}};
+  for (int pad = 0; pad < 3; pad++)
+    for (int pe = 0; pe < 2; pe++)
+      for (int s = 1; s <= 2; s++)
+        for (size_t i = 0; i < sizeof dwhw / sizeof dwhw[0]; i++) {
+          memset(&cc, 0, sizeof cc);
+          cc.rank = 2, cc.n = 2, cc.c = cc.m = cc.group = 3 + (int64_t)i % 3;
+          cc.w_signed = 1, cc.y_signed = (pad + s) & 1, cc.bias = 1, cc.w_per_channel = 1;
+          cc.w_zp_nonzero = pe, cc.weights_const = 1;
+          for (int d = 0; d < 2; d++) {
+            cc.in[d] = dwhw[i][d], cc.k[d] = 3, cc.s[d] = s, cc.d[d] = 1;
+            cc.pb[d] = pad, cc.pe[d] = pad + (pe && d == (int)(i & 1));
+          }
+          if (cc.in[0] + cc.pb[0] + cc.pe[0] < 3) continue;
+          run_conv_case(&cc);
+        }
+  /* Strided convolutions around the stride-phase path: 3x3 s2 and 1x1 s2 (one phase
+   * used of four), odd and even widths, pads 0 / 1. */
+  static const int64_t sgeo[][4] = {/* k, hw, pad, c */
+                                    {3, 31, 1, 6}, {3, 28, 0, 5}, {1, 29, 0, 7},
+                                    {1, 56, 0, 4}, {1, 27, 1, 3},  {3, 57, 1, 3}};
+  for (size_t i = 0; i < sizeof sgeo / sizeof sgeo[0]; i++) {
+    memset(&cc, 0, sizeof cc);
+    cc.rank = 2, cc.n = 1, cc.c = sgeo[i][3], cc.m = 9, cc.group = 1, cc.w_signed = 1;
+    cc.bias = 1, cc.w_per_channel = 1, cc.weights_const = 1, cc.w_zp_nonzero = (int)(i & 1);
+    for (int d = 0; d < 2; d++) {
+      cc.in[d] = sgeo[i][1] + d, cc.k[d] = sgeo[i][0], cc.s[d] = 2, cc.d[d] = 1;
+      cc.pb[d] = cc.pe[d] = sgeo[i][2];
+    }
+    run_conv_case(&cc);
+  }
   /* Depthwise whose weights minus zero point do not fit int8 (falls back to the GEMM). */
   memset(&cc, 0, sizeof cc);
   cc.rank = 2, cc.n = 1, cc.c = 8, cc.m = 8, cc.group = 8, cc.w_signed = 0, cc.bias = 1;

@@ -117,6 +117,24 @@ static void axis_taps(const nn_resize_params *p, int d, int64_t o, taps *t) {
   }
 }
 
+int nn_resize_axis_is_identity(const nn_resize_params *p, int d) { return is_identity(p, d); }
+
+int nn_resize_axis_taps2(const nn_resize_params *p, int d, int64_t o, int64_t idx[2],
+                         double w[2]) {
+  if (p->mode == NN_RESIZE_CUBIC && !is_identity(p, d)) return -1;
+  taps t;
+  axis_taps(p, d, o, &t);
+  if (t.outside) return -1;
+  idx[0] = idx[1] = t.idx[0];
+  w[0] = t.w[0];
+  w[1] = 0;
+  if (t.n == 2) {
+    idx[1] = t.idx[1];
+    w[1] = t.w[1];
+  }
+  return 0;
+}
+
 /* Outer-axis taps of the row at idx combined into (offset, weight) pairs; returns
  * the count, or -1 when some axis is outside (tf_crop_and_resize). */
 static int row_combos(const nn_resize_params *p, const int64_t *idx, const int64_t *xs,

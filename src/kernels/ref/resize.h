@@ -57,6 +57,14 @@ typedef struct nn_resize_params {
 /* 0 when the kernels can run p, else -1 (too many resized axes for the mode). */
 int nn_resize_check(const nn_resize_params *p);
 
+/* Axis d is left as it is (no interpolation) by p. */
+int nn_resize_axis_is_identity(const nn_resize_params *p, int d);
+/* The (at most two) taps of output position o on axis d, exactly as the reference
+ * computes them (nearest: one tap of weight 1, given twice with weights 1 and 0);
+ * -1 for cubic taps or a position outside the input (tf_crop_and_resize). */
+int nn_resize_axis_taps2(const nn_resize_params *p, int d, int64_t o, int64_t idx[2],
+                         double w[2]);
+
 void nn_f32_resize__ref(const nn_resize_params *p, const float *x, float *y);
 void nn_f64_resize__ref(const nn_resize_params *p, const double *x, double *y);
 void nn_f16_resize__ref(const nn_resize_params *p, const uint16_t *x, uint16_t *y);
