@@ -273,8 +273,9 @@ static nn_status tokenize(const tokenizer *t, const char *s, ids *out) {
 
 typedef struct tsv_impl {
   int64_t seq;
-  int64_t *ids;    /* count * seq token ids */
-  int64_t *mask;   /* count * seq attention mask */
+  int32_t *ids;    /* count * seq token ids (vocabulary ids fit 32 bits) */
+  int32_t *len;    /* count: tokens of the row, [CLS] and [SEP] included */
+  int64_t pad;     /* [PAD] id */
   int64_t *labels; /* count, or NULL */
   nn_dtype dtype;
 } tsv_impl;
@@ -283,12 +284,13 @@ static void tsv_free(void *impl) {
   tsv_impl *x = impl;
   if (!x) return;
   free(x->ids);
-  free(x->mask);
+  free(x->len);
   free(x->labels);
   free(x);
 }
 
-static nn_status row_array(const tsv_impl *x, const int64_t *src, int zeros, nn_array *a) {
+/* Row of ids (src), of the attention mask (src NULL, n tokens) or of zeros (n < 0). */
+static nn_status row_array(const tsv_impl *x, const int32_t *src, int64_t n, nn_array *a) {
   size_t es = nn_dtype_size(x->dtype);
   a->dtype = x->dtype;
   a->ndim = 2;
@@ -297,10 +299,11 @@ static nn_status row_array(const tsv_impl *x, const int64_t *src, int zeros, nn_
   a->nbytes = (size_t)x->seq * es;
   a->data = calloc((size_t)x->seq, es);
   if (!a->data) return nn_errorf(NN_ERR_NOMEM, "out of memory");
-  if (!zeros)
+  if (n >= 0)
     for (int64_t k = 0; k < x->seq; k++) {
-      if (x->dtype == NN_INT32) ((int32_t *)a->data)[k] = (int32_t)src[k];
-      else ((int64_t *)a->data)[k] = src[k];
+      int64_t v = src ? (k < n ? src[k] : x->pad) : k < n;
+      if (x->dtype == NN_INT32) ((int32_t *)a->data)[k] = (int32_t)v;
+      else ((int64_t *)a->data)[k] = v;
     }
   return NN_OK;
 }
@@ -309,9 +312,9 @@ static nn_status tsv_get(nn_dataset *ds, int64_t i, nn_array *inputs, nn_array *
   tsv_impl *x = ds->impl;
   nn_status st;
   size_t off = (size_t)i * (size_t)x->seq;
-  if ((st = row_array(x, x->ids + off, 0, &inputs[0])) ||
-      (st = row_array(x, x->mask + off, 0, &inputs[1])) ||
-      (st = row_array(x, NULL, 1, &inputs[2])))
+  if ((st = row_array(x, x->ids + off, x->len[i], &inputs[0])) ||
+      (st = row_array(x, NULL, x->len[i], &inputs[1])) ||
+      (st = row_array(x, NULL, -1, &inputs[2])))
     return st;
   if (x->labels) return nn_label_int(label, x->labels[i]);
   return NN_OK;
@@ -347,6 +350,7 @@ static int column_of(const char *spec, char **hdr, int nh, int *col) {
 nn_status nn_dataset_open_tsv(nn_dataset *ds, nn_spec_opts *o) {
   nn_status st = NN_OK;
   char *buf = NULL;
+  int64_t *row_ids = NULL; /* one row as tokenized, before narrowing to 32 bits */
   size_t len;
   tokenizer t = {0};
   tsv_impl *x = calloc(1, sizeof *x);
@@ -406,9 +410,11 @@ nn_status nn_dataset_open_tsv(nn_dataset *ds, nn_spec_opts *o) {
   int64_t lines = 1;
   for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';
   x->ids = calloc((size_t)lines * (size_t)x->seq, sizeof *x->ids);
-  x->mask = calloc((size_t)lines * (size_t)x->seq, sizeof *x->mask);
+  x->len = calloc((size_t)lines, sizeof *x->len);
+  row_ids = malloc((size_t)x->seq * sizeof *row_ids);
   x->labels = calloc((size_t)lines, sizeof *x->labels);
-  if (!x->ids || !x->mask || !x->labels) {
+  x->pad = t.pad;
+  if (!x->ids || !x->len || !x->labels || !row_ids) {
     st = nn_errorf(NN_ERR_NOMEM, "%s: out of memory", o->path);
     goto done;
   }
@@ -473,15 +479,13 @@ nn_status nn_dataset_open_tsv(nn_dataset *ds, nn_spec_opts *o) {
       }
       x->labels[row] = v;
     }
-    int64_t *r = x->ids + (size_t)row * (size_t)x->seq, *m = x->mask + (size_t)row * (size_t)x->seq;
-    ids out = {r + 1, 0, x->seq - 2};
+    int32_t *r = x->ids + (size_t)row * (size_t)x->seq;
+    ids out = {row_ids + 1, 0, x->seq - 2};
     NN_TRY(tokenize(&t, f[tcol], &out));
-    r[0] = t.cls;
-    r[out.n + 1] = t.sep;
-    for (int64_t k = 0; k < x->seq; k++) {
-      if (k >= out.n + 2) r[k] = t.pad;
-      m[k] = k < out.n + 2;
-    }
+    row_ids[0] = t.cls;
+    row_ids[out.n + 1] = t.sep;
+    for (int64_t k = 0; k < out.n + 2; k++) r[k] = (int32_t)row_ids[k];
+    x->len[row] = (int32_t)(out.n + 2);
     ds->count++;
   }
   if (ds->count == 0) {
@@ -495,6 +499,7 @@ nn_status nn_dataset_open_tsv(nn_dataset *ds, nn_spec_opts *o) {
   ds->has_labels = have_labels;
 done:
   free(buf);
+  free(row_ids);
   vocab_free(&t.v);
   return st;
 }

@@ -1,7 +1,9 @@
 /*
  * onnx_load.c - ModelProto -> graph IR (nn_model_load, nn_model_load_buffer).
  * Files are mapped, checked at the wire level, unpacked by protobuf-c, and converted;
- * raw_data buffers are taken over from the unpacked message rather than copied.
+ * raw_data buffers are taken over from the unpacked message rather than copied, and
+ * the mapping's pages are released as the unpack copies them out (peak memory of a
+ * load stays near one copy of the weights).
  * Unmodeled fields are packed into the IR's shells so that saving preserves them.
  */
 #include <errno.h>
@@ -407,8 +409,32 @@ done:
   return st;
 }
 
-nn_status nn_model_load_buffer(const void *buf, size_t len, const char *base_dir,
-                               const char *label, nn_model **out) {
+/* Allocator of the unpack of a mapped file. protobuf-c allocates each bytes field
+ * (raw_data) right before copying it out of the buffer, so on every large allocation
+ * the pages of the mapping faulted in so far are dropped (MADV_DONTNEED on a read-only
+ * private file mapping only unmaps them; they are re-read from the page cache when
+ * touched again). The mapping's resident part then stays within about one tensor
+ * instead of growing to the whole file next to the unpacked copy. */
+typedef struct map_release {
+  void *map;
+  size_t len;
+} map_release;
+
+#define NN_MAP_RELEASE_MIN ((size_t)1 << 20)
+
+static void *map_release_alloc(void *data, size_t size) {
+  const map_release *r = data;
+  if (size >= NN_MAP_RELEASE_MIN) (void)madvise(r->map, r->len, MADV_DONTNEED);
+  return malloc(size);
+}
+
+static void map_release_free(void *data, void *p) {
+  (void)data;
+  free(p);
+}
+
+static nn_status load_buffer(const void *buf, size_t len, const char *base_dir,
+                             const char *label, ProtobufCAllocator *alloc, nn_model **out) {
   nn_status st = NN_OK;
   Onnx__ModelProto *mp = NULL;
   nn_model *m = NULL;
@@ -420,7 +446,7 @@ nn_status nn_model_load_buffer(const void *buf, size_t len, const char *base_dir
     goto done;
   }
   NN_TRY(nn_onnx_wire_check(buf, len, &onnx__model_proto__descriptor));
-  mp = onnx__model_proto__unpack(NULL, len, buf);
+  mp = onnx__model_proto__unpack(alloc, len, buf);
   if (!mp) {
     st = nn_errorf(NN_ERR_PARSE, "not a valid ONNX model (protobuf parse failed)");
     goto done;
@@ -436,7 +462,7 @@ nn_status nn_model_load_buffer(const void *buf, size_t len, const char *base_dir
   load_ctx c = {base_dir};
   NN_TRY(load_model(&c, mp, m));
 done:
-  if (mp) onnx__model_proto__free_unpacked(mp, NULL);
+  if (mp) onnx__model_proto__free_unpacked(mp, alloc);
   if (st) {
     nn_model_free(m);
     return nn_error_prefix(st, "%s", label);
@@ -445,11 +471,18 @@ done:
   return NN_OK;
 }
 
+nn_status nn_model_load_buffer(const void *buf, size_t len, const char *base_dir,
+                               const char *label, nn_model **out) {
+  return load_buffer(buf, len, base_dir, label, NULL, out);
+}
+
 nn_status nn_model_load(const char *path, nn_model **out) {
   nn_status st = NN_OK;
   void *map = MAP_FAILED;
   size_t len = 0;
   char *dir = NULL;
+  map_release mr = {NULL, 0};
+  ProtobufCAllocator alloc = {map_release_alloc, map_release_free, &mr};
   *out = NULL;
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   struct stat sb;
@@ -477,7 +510,9 @@ nn_status nn_model_load(const char *path, nn_model **out) {
     st = nn_errorf(NN_ERR_NOMEM, "out of memory");
     goto done;
   }
-  NN_TRY(nn_model_load_buffer(len ? map : "", len, dir, path, out));
+  mr.map = map;
+  mr.len = len;
+  NN_TRY(load_buffer(len ? map : "", len, dir, path, len ? &alloc : NULL, out));
   if (!((*out)->path = strdup(path))) {
     nn_model_free(*out);
     *out = NULL;

@@ -144,7 +144,8 @@ nn_status nn_calibrate(const nn_model *m, nn_dataset *ds, const nn_calib_config 
       return nn_errorf(NN_ERR_NOMEM, "out of memory");
     }
   }
-  if ((st = nn_session_create(m, NULL, &s))) {
+  /* No packed copies of the weights: calibration memory stays near the model size. */
+  if ((st = nn_session_create_flags(m, NULL, NN_SESSION_NO_PREPACK, &s))) {
     free(axes);
     nn_calib_result_free(out);
     return st;
