@@ -97,8 +97,10 @@ nn_status nn_weights_to_fp16(nn_model *m, const char *const *nodes, int n_nodes,
                              int *converted);
 
 /* Dynamic quantization: MatMul/Gemm with constant 2-D weights become
- * DynamicQuantizeLinear + MatMulInteger (int8 weights per column) + rescale. Needs no
- * calibration. opt: exclude list only. */
+ * DynamicQuantizeLinear (one per distinct input, shared by e.g. Q/K/V) + com.microsoft
+ * MatMulIntegerToFloat (int8 weights, the rescale and a following bias Add fused), the
+ * form ONNX Runtime's quantizer writes and runs. Needs no calibration. opt: exclude
+ * list only. */
 nn_status nn_quantize_dynamic(nn_model *m, const nn_quant_options *opt, nn_quant_report *rep);
 
 /* The whole static PTQ pipeline on m in place: preparation (constant folding, batch
