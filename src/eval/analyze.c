@@ -336,25 +336,11 @@ static nn_status representativeness(const nn_model *prep, const nn_model *qfull,
   int64_t nc = nn_dataset_count(calib);
   if (opt->calib_limit > 0 && opt->calib_limit < nc) nc = opt->calib_limit;
   for (int64_t i = 0; i < nc; i++) {
-    nn_batch b;
-    NN_TRY(nn_dataset_get(calib, i, 1, &b));
-    const char *names[MAX_INPUTS];
-    nn_array arr[MAX_INPUTS];
-    int n = 0;
-    for (int k = 0; k < b.count && n < MAX_INPUTS; k++) {
-      int slot = input_slot(s, calib, k);
-      if (slot < 0) continue;
-      nn_dtype want;
-      nn_session_input_info(s, slot, &want, NULL, NULL);
-      names[n] = nn_session_input_name(s, slot);
-      if ((st = nn_array_convert(&b.inputs[k], want, names[n]))) break;
-      arr[n++] = b.inputs[k];
-    }
-    if (!st) st = nn_session_run(s, n, names, arr);
-    class_acc *c = b.label.dtype != NN_UNDEFINED ? class_slot(cls, &ncls, label_id(&b.label)) : NULL;
-    if (c) c->calib++;
-    nn_batch_release(&b);
-    if (st) goto done;
+    nn_array label = {0};
+    NN_TRY(nn_run_dataset_sample(s, calib, i, 0, &label));
+    class_acc *c = label.dtype != NN_UNDEFINED ? class_slot(cls, &ncls, label_id(&label)) : NULL;
+    if (c) c->calib++; /* class counts of the calibration set */
+    nn_array_release(&label);
     progress(opt, "calibration coverage", i + 1, nc);
   }
   /* Eval samples, one by one, keeping per-sample scores. */

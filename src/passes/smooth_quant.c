@@ -119,24 +119,9 @@ static void observe(void *user, int t, const nn_value *v) {
     }
 }
 
-/* Match dataset inputs to model inputs by name, else in order (as nn_calibrate). */
-static int input_slot(const nn_session *s, const nn_dataset *ds, int k) {
-  const char *dn = nn_dataset_input_name(ds, k);
-  for (int j = 0; j < nn_session_input_count(s); j++)
-    if (dn && !strcmp(dn, nn_session_input_name(s, j))) return j;
-  return k < nn_session_input_count(s) ? k : -1;
-}
-
 static nn_status collect(const nn_model *m, nn_dataset *ds, int64_t limit, sq_ctx *c) {
   nn_status st = NN_OK;
   nn_session *s = NULL;
-  int nin = nn_dataset_input_count(ds);
-  const char **names = calloc((size_t)nin + 1, sizeof *names);
-  nn_array *arrays = calloc((size_t)nin + 1, sizeof *arrays);
-  if (!names || !arrays) {
-    st = nn_errorf(NN_ERR_NOMEM, "out of memory");
-    goto done;
-  }
   NN_TRY(nn_session_create(m, NULL, &s));
   nn_session_set_observer(s, observe, c);
   int64_t total = nn_dataset_count(ds);
@@ -146,22 +131,10 @@ static nn_status collect(const nn_model *m, nn_dataset *ds, int64_t limit, sq_ct
     goto done;
   }
   for (int64_t i = 0; i < total && !st; i++) {
-    nn_batch b;
-    NN_TRY(nn_dataset_get(ds, i, 1, &b));
-    int n = 0;
-    for (int k = 0; k < b.count; k++) {
-      int slot = input_slot(s, ds, k);
-      if (slot < 0) continue;
-      names[n] = nn_session_input_name(s, slot);
-      arrays[n++] = b.inputs[k];
-    }
-    st = nn_session_run(s, n, names, arrays);
-    nn_batch_release(&b);
+    st = nn_run_dataset_sample(s, ds, i, 0, NULL);
     if (!st) st = c->st;
   }
 done:
-  free(names);
-  free(arrays);
   nn_session_free(s);
   return st;
 }

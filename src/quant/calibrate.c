@@ -106,6 +106,39 @@ static int input_slot(const nn_session *s, const nn_dataset *ds, int k) {
   return k < nn_session_input_count(s) ? k : -1;
 }
 
+nn_status nn_run_dataset_sample(nn_session *s, nn_dataset *ds, int64_t i, int finite,
+                                nn_array *label) {
+  const char *names[NN_SAMPLE_MAX_INPUTS];
+  nn_array arrays[NN_SAMPLE_MAX_INPUTS];
+  nn_batch b;
+  nn_status st = nn_dataset_get(ds, i, 1, &b);
+  if (st) return st;
+  int n = 0;
+  for (int k = 0; k < b.count && !st; k++) {
+    int slot = input_slot(s, ds, k);
+    if (slot < 0) continue;
+    if (n == NN_SAMPLE_MAX_INPUTS) {
+      st = nn_errorf(NN_ERR_UNSUPPORTED, "sample %lld: more than %d model inputs",
+                     (long long)i, NN_SAMPLE_MAX_INPUTS);
+      break;
+    }
+    nn_dtype want;
+    const char *name = nn_session_input_name(s, slot);
+    nn_session_input_info(s, slot, &want, NULL, NULL);
+    if ((st = nn_array_convert(&b.inputs[k], want, name))) break;
+    if (finite && (st = check_finite(&b.inputs[k], i, name))) break;
+    names[n] = name;
+    arrays[n++] = b.inputs[k];
+  }
+  if (!st) st = nn_session_run(s, n, names, arrays);
+  if (!st && label) {
+    *label = b.label;
+    memset(&b.label, 0, sizeof b.label);
+  }
+  nn_batch_release(&b);
+  return st;
+}
+
 /* Which tensors get per-channel means: the float input of Conv (channel axis 1), Gemm
  * (transA 0) and MatMul (last axis) with a constant weight. -2: none. */
 static signed char *mean_axes(const nn_graph *g) {
@@ -128,8 +161,6 @@ nn_status nn_calibrate(const nn_model *m, nn_dataset *ds, const nn_calib_config 
                        nn_calib_result *out) {
   nn_status st = NN_OK;
   nn_session *s = NULL;
-  const char **names = NULL;
-  nn_array *arrays = NULL;
   signed char *axes = NULL;
   memset(out, 0, sizeof *out);
   out->n_tensors = m->graph->n_tensors;
@@ -158,33 +189,8 @@ nn_status nn_calibrate(const nn_model *m, nn_dataset *ds, const nn_calib_config 
     st = nn_errorf(NN_ERR_INVALID, "the calibration dataset is empty");
     goto done;
   }
-  int nin = nn_dataset_input_count(ds);
-  names = calloc((size_t)nin + 1, sizeof *names);
-  arrays = calloc((size_t)nin + 1, sizeof *arrays);
-  if (!names || !arrays) {
-    st = nn_errorf(NN_ERR_NOMEM, "out of memory");
-    goto done;
-  }
   for (int64_t i = 0; i < total; i++) {
-    nn_batch b;
-    NN_TRY(nn_dataset_get(ds, i, 1, &b));
-    int n = 0;
-    for (int k = 0; k < b.count; k++) {
-      int slot = input_slot(s, ds, k);
-      if (slot < 0) continue;
-      nn_dtype want;
-      nn_session_input_info(s, slot, &want, NULL, NULL);
-      if ((st = nn_array_convert(&b.inputs[k], want, nn_session_input_name(s, slot))) ||
-          (st = check_finite(&b.inputs[k], i, nn_session_input_name(s, slot)))) {
-        nn_batch_release(&b);
-        goto done;
-      }
-      names[n] = nn_session_input_name(s, slot);
-      arrays[n++] = b.inputs[k];
-    }
-    st = nn_session_run(s, n, names, arrays);
-    nn_batch_release(&b);
-    if (st) goto done;
+    NN_TRY(nn_run_dataset_sample(s, ds, i, 1, NULL));
     if (ctx.st) {
       st = ctx.st;
       goto done;
@@ -195,8 +201,6 @@ nn_status nn_calibrate(const nn_model *m, nn_dataset *ds, const nn_calib_config 
   st = check_activations(m->graph, out);
 done:
   free(axes);
-  free(names);
-  free(arrays);
   nn_session_free(s);
   if (st) nn_calib_result_free(out);
   return st;

@@ -290,19 +290,10 @@ static void observe(void *user, int t, const nn_value *v) {
   }
 }
 
-static int input_slot(const nn_session *s, const nn_dataset *ds, int k) {
-  const char *dn = nn_dataset_input_name(ds, k);
-  for (int j = 0; j < nn_session_input_count(s); j++)
-    if (dn && !strcmp(dn, nn_session_input_name(s, j))) return j;
-  return k < nn_session_input_count(s) ? k : -1;
-}
-
 nn_status nn_gptq_collect(const nn_model *m, nn_dataset *ds, const nn_calib_config *cfg,
                           nn_gptq_hessians *h) {
   nn_status st = NN_OK;
   nn_session *s = NULL;
-  const char **names = NULL;
-  nn_array *arrays = NULL;
   hess_ctx ctx = {h, NULL, m->graph->n_tensors, NULL, NULL, NULL, NN_OK};
   int64_t kmax = 0;
   ctx.slot_of = malloc(((size_t)ctx.n_tensors + 1) * sizeof *ctx.slot_of);
@@ -340,39 +331,14 @@ nn_status nn_gptq_collect(const nn_model *m, nn_dataset *ds, const nn_calib_conf
     st = nn_errorf(NN_ERR_INVALID, "the calibration dataset is empty");
     goto done;
   }
-  int nin = nn_dataset_input_count(ds);
-  names = calloc((size_t)nin + 1, sizeof *names);
-  arrays = calloc((size_t)nin + 1, sizeof *arrays);
-  if (!names || !arrays) {
-    st = nn_errorf(NN_ERR_NOMEM, "out of memory");
-    goto done;
-  }
   for (int64_t i = 0; i < total; i++) {
-    nn_batch b;
-    if ((st = nn_dataset_get(ds, i, 1, &b))) goto done;
-    int n = 0;
-    for (int k = 0; k < b.count; k++) {
-      int slot = input_slot(s, ds, k);
-      if (slot < 0) continue;
-      nn_dtype want;
-      nn_session_input_info(s, slot, &want, NULL, NULL);
-      if ((st = nn_array_convert(&b.inputs[k], want, nn_session_input_name(s, slot)))) {
-        nn_batch_release(&b);
-        goto done;
-      }
-      names[n] = nn_session_input_name(s, slot);
-      arrays[n++] = b.inputs[k];
-    }
-    st = nn_session_run(s, n, names, arrays);
-    nn_batch_release(&b);
+    st = nn_run_dataset_sample(s, ds, i, 0, NULL);
     if (st || (st = ctx.st)) goto done;
     if (cfg && cfg->progress) cfg->progress(cfg->user, i + 1, total);
   }
   for (int i = 0; i < h->n; i++) flush(&ctx, i);
   h->samples = total;
 done:
-  free(names);
-  free(arrays);
   free(ctx.tmp);
   free(ctx.slot_of);
   for (int i = 0; ctx.rows && i < h->n; i++) free(ctx.rows[i]);

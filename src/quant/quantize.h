@@ -42,6 +42,15 @@ typedef struct nn_calib_config {
   void *user;
 } nn_calib_config;
 
+/* Run sample i of ds through s: dataset arrays go to the session inputs of the same
+ * name, else in order (extra arrays, e.g. token_type_ids, are skipped), converted to the
+ * input's dtype. finite: refuse NaN/Inf input values, naming sample, input and element.
+ * label (may be NULL) receives the sample's label (the caller releases it). */
+#define NN_SAMPLE_MAX_INPUTS 16
+struct nn_session;
+nn_status nn_run_dataset_sample(struct nn_session *s, nn_dataset *ds, int64_t i, int finite,
+                                nn_array *label);
+
 /* Run the float model over ds and observe every float32 tensor produced by a node or
  * fed as an input. */
 nn_status nn_calibrate(const nn_model *m, nn_dataset *ds, const nn_calib_config *cfg,
