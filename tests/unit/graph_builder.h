@@ -1,13 +1,25 @@
 /*
  * graph_builder.h - small helpers the pass tests use to build float graphs in memory:
- * a one-output node, a declared float input/output, a float initializer.
+ * an empty model, a one-output node, a declared float input/output, a float initializer.
  */
 #ifndef NNOPT_TESTS_GRAPH_BUILDER_H
 #define NNOPT_TESTS_GRAPH_BUILDER_H
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/graph.h"
+
+/* An empty model (IR version ir) importing the default domain at opset. */
+static inline nn_model *new_model(int64_t ir, int64_t opset) {
+  nn_model *m = nn_model_new();
+  m->ir_version = ir;
+  m->n_opsets = 1;
+  m->opsets = calloc(1, sizeof *m->opsets);
+  m->opsets[0].domain = strdup("");
+  m->opsets[0].version = opset;
+  return m;
+}
 
 /* A node with one output; inputs and the output are interned by name. */
 static inline int node(nn_graph *g, const char *op, const char *name, int n_in,

@@ -31,12 +31,7 @@ static float uni(uint32_t *s) { return (float)lcg(s) / 16777216.0f; }
 /* x[1,8,8,8] -> Conv 3x3 pads 1 (bias when with_bias) -> z[1,6,8,8]. Channel 0 of the
  * weight is 20x wider than the rest, so per-tensor int8 rounds the others coarsely. */
 static nn_model *build(int with_bias) {
-  nn_model *m = nn_model_new();
-  m->ir_version = 8;
-  m->n_opsets = 1;
-  m->opsets = calloc(1, sizeof *m->opsets);
-  m->opsets[0].domain = strdup("");
-  m->opsets[0].version = 13;
+  nn_model *m = new_model(8, 13);
   nn_graph *g = m->graph;
   int64_t xd[4] = {1, CI, H, W}, wd[4] = {CO, CI, 3, 3}, bd[1] = {CO}, zd[4] = {1, CO, H, W};
   io(g, "x", 1, 4, xd);

@@ -36,12 +36,7 @@ static float *filled(size_t n, unsigned seed, float scale) {
 /* x[R,K] -> MatMul(W[K,H]) -> h -> Gemm(h, B[N,H]^T, C[N]) -> y[R,N]; optionally an
  * unused-by-the-graph large initializer 'big' (for the loader test). */
 static nn_model *build(int with_big) {
-  nn_model *m = nn_model_new();
-  m->ir_version = 8;
-  m->n_opsets = 1;
-  m->opsets = calloc(1, sizeof *m->opsets);
-  m->opsets[0].domain = strdup("");
-  m->opsets[0].version = 13;
+  nn_model *m = new_model(8, 13);
   nn_graph *g = m->graph;
   int64_t xd[2] = {R, K}, wd[2] = {K, H}, bd[2] = {N, H}, cd[1] = {N}, yd[2] = {R, N},
           bigd[1] = {BIG};

@@ -51,12 +51,7 @@ static void add_pads(nn_node *n) {
 /* x[1,4,8,8] -> conv1 (3x3, 4->8, bias) -> act -> dw (3x3, group 8, bias) -> Relu ->
  * pw (1x1, 8->6) -> z[1,6,8,8]. */
 static nn_model *build(int act) {
-  nn_model *m = nn_model_new();
-  m->ir_version = 8;
-  m->n_opsets = 1;
-  m->opsets = calloc(1, sizeof *m->opsets);
-  m->opsets[0].domain = strdup("");
-  m->opsets[0].version = 13;
+  nn_model *m = new_model(8, 13);
   nn_graph *g = m->graph;
   int64_t xd[4] = {1, 4, 8, 8}, w1d[4] = {8, 4, 3, 3}, b8[1] = {8}, w2d[4] = {8, 1, 3, 3},
           w3d[4] = {6, 8, 1, 1}, zd[4] = {1, 6, 8, 8}, scalar[1] = {1};

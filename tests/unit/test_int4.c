@@ -26,15 +26,10 @@ static float frand(void) { /* [-1, 1) */
   return (float)((g_seed >> 8) & 0xffff) / 32768.0f - 1.0f;
 }
 
-static nn_model *new_model(void) {
-  nn_model *m = nn_model_new();
-  m->ir_version = 8;
-  m->n_opsets = 2;
-  m->opsets = calloc(2, sizeof *m->opsets);
-  m->opsets[0].domain = strdup("");
-  m->opsets[0].version = 17;
-  m->opsets[1].domain = strdup("com.microsoft");
-  m->opsets[1].version = 1;
+/* Opset 17 plus com.microsoft (MatMulNBits). */
+static nn_model *new_model_ms(void) {
+  nn_model *m = new_model(8, 17);
+  nn_model_ensure_opset(m, "com.microsoft", 1);
   return m;
 }
 
@@ -60,7 +55,7 @@ static int code_at(const uint8_t *blob, int64_t k) { return (blob[k / 2] >> ((k 
 static void check_nbits(int64_t K, int64_t N, int64_t block, int with_zp, int with_bias) {
   enum { B0 = 2, B1 = 3 };
   const int64_t M = B0 * B1, nb = (K + block - 1) / block, blob = block / 2, zpb = (nb + 1) / 2;
-  nn_model *m = new_model();
+  nn_model *m = new_model_ms();
   nn_graph *g = m->graph;
   int64_t ad[3] = {B0, B1, K}, yd[3] = {B0, B1, N}, bd[3] = {N, nb, blob}, sd[1] = {N * nb},
           zd[1] = {N * zpb}, nd[1] = {N};
@@ -144,7 +139,7 @@ static void test_matmul_nbits_vs_dequant(void **state) {
 /* A MatMulNBits whose B has the wrong shape fails with a message naming the node. */
 static void test_matmul_nbits_bad_shape(void **state) {
   (void)state;
-  nn_model *m = new_model();
+  nn_model *m = new_model_ms();
   nn_graph *g = m->graph;
   int64_t ad[2] = {1, 40}, yd[2] = {1, 4}, bd[3] = {4, 1, 16}, sd[1] = {8};
   io(g, "a", 1, 2, ad);
@@ -172,7 +167,7 @@ static float g_x[T * K];
 
 /* x [1, K] -> MatMul(w [K, N]) -> y, or Gemm(x, w [N, K], c [N], transB=1) -> y. */
 static nn_model *build_layer(int gemm, const float *w) {
-  nn_model *m = new_model();
+  nn_model *m = new_model_ms();
   nn_graph *g = m->graph;
   int64_t xd[2] = {1, K}, yd[2] = {1, N}, wd[2] = {gemm ? N : K, gemm ? K : N}, cd[1] = {N};
   io(g, "x", 1, 2, xd);

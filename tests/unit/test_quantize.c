@@ -34,12 +34,7 @@ static void init(nn_graph *g, const char *name, int ndim, const int64_t *dims, u
 /* x[1,4,8,8] -> Conv(3x3, 8 ch, pad 1) -> Relu -> r; r -> MaxPool 2x2 -> p;
  * Conv1x1(r) -> c2 -> MaxPool -> p2; z = Add(p, p2). */
 static nn_model *build(void) {
-  nn_model *m = nn_model_new();
-  m->ir_version = 8;
-  m->n_opsets = 1;
-  m->opsets = calloc(1, sizeof *m->opsets);
-  m->opsets[0].domain = strdup("");
-  m->opsets[0].version = 13;
+  nn_model *m = new_model(8, 13);
   nn_graph *g = m->graph;
   int64_t xd[4] = {1, 4, 8, 8}, wd[4] = {8, 4, 3, 3}, bd[1] = {8}, w2d[4] = {8, 8, 1, 1},
           zd[4] = {1, 8, 4, 4};

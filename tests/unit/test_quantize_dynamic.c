@@ -41,12 +41,7 @@ static float *init(nn_graph *g, const char *name, int ndim, const int64_t *dims,
 /* x[T,K]: a = MatMul(x, w1) + b1; c = MatMul(x, w2); z = Gemm(a, w3[N2,N], b3, transB=1).
  * Outputs z and c. */
 static nn_model *build(void) {
-  nn_model *m = nn_model_new();
-  m->ir_version = 8;
-  m->n_opsets = 1;
-  m->opsets = calloc(1, sizeof *m->opsets);
-  m->opsets[0].domain = strdup("");
-  m->opsets[0].version = 13;
+  nn_model *m = new_model(8, 13);
   nn_graph *g = m->graph;
   int64_t xd[2] = {T, K}, wd[2] = {K, N}, bd[1] = {N}, w3d[2] = {N2, N}, b3d[1] = {N2},
           zd[2] = {T, N2}, cd[2] = {T, N};

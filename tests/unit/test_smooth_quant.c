@@ -40,12 +40,7 @@ static float *init(nn_graph *g, const char *name, int ndim, const int64_t *dims,
  * also r = Add(h, h) as a second output (h then has a reader that is not smoothed).
  * Each calibration sample is one row (token). */
 static nn_model *build(int residual, int decomposed) {
-  nn_model *m = nn_model_new();
-  m->ir_version = 8;
-  m->n_opsets = 1;
-  m->opsets = calloc(1, sizeof *m->opsets);
-  m->opsets[0].domain = strdup("");
-  m->opsets[0].version = 17;
+  nn_model *m = new_model(8, 17);
   nn_graph *g = m->graph;
   int64_t xd[2] = {1, K}, sd[1] = {K}, wqd[2] = {K, N}, wkd[2] = {N, K}, zd[2] = {1, N};
   io(g, "x", 1, 2, xd);
@@ -242,12 +237,7 @@ static void test_skip_without_layernorm(void **state) {
   (void)state;
   char path[] = "/tmp/nnopt_sq_XXXXXX.npy";
   nn_dataset *ds = dataset(path);
-  nn_model *m = nn_model_new();
-  m->ir_version = 8;
-  m->n_opsets = 1;
-  m->opsets = calloc(1, sizeof *m->opsets);
-  m->opsets[0].domain = strdup("");
-  m->opsets[0].version = 17;
+  nn_model *m = new_model(8, 17);
   nn_graph *g = m->graph;
   int64_t xd[2] = {1, K}, wd[2] = {K, N}, zd[2] = {1, N};
   io(g, "x", 1, 2, xd);
