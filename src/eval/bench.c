@@ -1,12 +1,19 @@
 /*
  * bench.c - latency of repeated session runs: warm-up, then each run timed alone;
- * median, p90, mean and minimum.
+ * median, p90, mean and minimum. And a per-node profile: the session observer is
+ * called on the calling thread when each node has finished, so the time between two
+ * calls is the time of the node that just ran (parallel parts included).
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#include "core/graph.h"
 #include "core/status.h"
+#include "eval/bench.h"
 #include "nnopt.h"
+#include "runtime/session.h"
 
 static double now_ms(void) {
   struct timespec ts;
@@ -43,5 +50,99 @@ nn_status nn_session_benchmark(nn_session *s, int n, const char *const *names,
     out->min_ms = t[0];
   }
   free(t);
+  return st;
+}
+
+typedef struct prof_ctx {
+  const nn_graph *g;
+  double last;
+  double *node_ms;
+  int *seen; /* run in which node i was last charged (multi-output nodes count once) */
+  int run;
+} prof_ctx;
+
+static void prof_observe(void *user, int t, const nn_value *v) {
+  (void)v;
+  prof_ctx *c = user;
+  double now = now_ms();
+  int p = t >= 0 && t < c->g->n_tensors ? c->g->tensors[t].producer : -1;
+  if (p >= 0 && c->seen[p] != c->run) {
+    c->node_ms[p] += now - c->last;
+    c->seen[p] = c->run;
+  }
+  c->last = now;
+}
+
+typedef struct prof_row {
+  const char *key;
+  double ms;
+  int count;
+} prof_row;
+
+static int cmp_row(const void *a, const void *b) {
+  const prof_row *x = a, *y = b;
+  return x->ms < y->ms ? 1 : x->ms > y->ms ? -1 : strcmp(x->key, y->key);
+}
+
+nn_status nn_session_profile(nn_session *s, int n, const char *const *names,
+                             const nn_array *inputs, int runs, int top, FILE *out) {
+  const nn_graph *g = nn_session_graph(s);
+  nn_status st = NN_OK;
+  prof_ctx c = {g, 0, calloc((size_t)g->n_nodes + 1, sizeof(double)),
+                calloc((size_t)g->n_nodes + 1, sizeof(int)), 0};
+  prof_row *ops = calloc((size_t)g->n_nodes + 1, sizeof *ops);
+  prof_row *nodes = calloc((size_t)g->n_nodes + 1, sizeof *nodes);
+  if (!c.node_ms || !c.seen || !ops || !nodes) {
+    st = nn_errorf(NN_ERR_NOMEM, "out of memory");
+    goto done;
+  }
+  for (int i = 0; i < g->n_nodes; i++) c.seen[i] = -1;
+  if (runs < 1) runs = 1;
+  nn_session_set_observer(s, prof_observe, &c);
+  double total = 0;
+  for (c.run = 0; c.run < runs && !st; c.run++) {
+    double t0 = c.last = now_ms();
+    st = nn_session_run(s, n, names, inputs);
+    total += now_ms() - t0;
+  }
+  nn_session_set_observer(s, NULL, NULL);
+  if (st) goto done;
+  int nops = 0, nn = 0;
+  double charged = 0;
+  for (int i = 0; i < g->n_nodes; i++) {
+    if (c.seen[i] < 0) continue; /* folded at plan time */
+    const nn_node *nd = &g->nodes[i];
+    double ms = c.node_ms[i] / runs;
+    charged += ms;
+    char label[200];
+    nn_node_label(g, i, label, sizeof label);
+    int k = 0;
+    while (k < nops && strcmp(ops[k].key, nd->op_type)) k++;
+    if (k == nops) ops[nops++].key = nd->op_type;
+    ops[k].ms += ms;
+    ops[k].count++;
+    nodes[nn].key = nd->name && nd->name[0] ? nd->name : nd->op_type;
+    nodes[nn].ms = ms;
+    nodes[nn++].count = i;
+  }
+  qsort(ops, (size_t)nops, sizeof *ops, cmp_row);
+  qsort(nodes, (size_t)nn, sizeof *nodes, cmp_row);
+  total /= runs;
+  fprintf(out, "profile: %.3f ms per run over %d runs, %.3f ms in %d nodes\n", total, runs,
+          charged, nn);
+  fprintf(out, "%-28s %6s %10s %7s\n", "op", "nodes", "ms/run", "share");
+  for (int k = 0; k < nops; k++)
+    fprintf(out, "%-28s %6d %10.4f %6.1f%%\n", ops[k].key, ops[k].count, ops[k].ms,
+            total > 0 ? 100 * ops[k].ms / total : 0);
+  fprintf(out, "slowest nodes:\n");
+  for (int k = 0; k < nn && k < top; k++)
+    fprintf(out, "  %-56.56s %-18.18s %9.4f ms %5.1f%%\n", nodes[k].key,
+            g->nodes[nodes[k].count].op_type, nodes[k].ms,
+            total > 0 ? 100 * nodes[k].ms / total : 0);
+done:
+  free(c.node_ms);
+  free(c.seen);
+  free(ops);
+  free(nodes);
   return st;
 }

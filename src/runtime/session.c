@@ -790,6 +790,8 @@ void nn_subsession_free(nn_subsession *ss) {
 
 /* ---- planning for analysis ---- */
 
+const nn_graph *nn_session_graph(const nn_session *s) { return s->g; }
+
 nn_status nn_session_create_planned(const nn_model *m, nn_session **out) {
   nn_status st = NN_OK;
   nn_session *s = NULL;

@@ -28,6 +28,8 @@ void nn_subsession_free(nn_subsession *s);
  * call. NULL removes the observer. */
 typedef void (*nn_value_observer)(void *user, int tensor, const nn_value *v);
 void nn_session_set_observer(struct nn_session *s, nn_value_observer fn, void *user);
+/* The graph the session executes (a lowered private copy for QDQ models). */
+const nn_graph *nn_session_graph(const struct nn_session *s);
 
 /* Internal session flags. NN_SESSION_NO_PREPACK: float32 MatMul and Gemm keep no
  * packed copy of constant weights (the GEMM packs panels of the model's weights per

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 
 #include "cli.h"
+#include "eval/bench.h"
 #include "kernels/dispatch.h"
 
 /* Deterministic inputs for the model inputs not given: floats in [0, 1), integers 1
@@ -73,7 +74,7 @@ static nn_status fill_missing(nn_session *s, cli_inputs *in) {
 
 int cmd_bench(int argc, char **argv) {
   const char *model_path = NULL;
-  int threads = 1, runs = 20, warmup = 3, json = 0, optimize = 0, rc = CLI_OK;
+  int threads = 1, runs = 20, warmup = 3, json = 0, optimize = 0, profile = 0, rc = CLI_OK;
   cli_inputs in = {0};
   nn_model *m = NULL;
   nn_session *s = NULL;
@@ -100,6 +101,8 @@ int cmd_bench(int argc, char **argv) {
       json = 1;
     } else if (!strcmp(a, "--optimize")) {
       optimize = 1;
+    } else if (!strcmp(a, "--profile")) {
+      profile = 1;
     } else if (a[0] == '-') {
       rc = cli_usage("bench", "unknown option '%s'", a);
       goto done;
@@ -151,6 +154,9 @@ int cmd_bench(int argc, char **argv) {
            "(%d runs, %d thread%s, %s)  peak RSS %.1f MB\n",
            model_path, r.median_ms, r.p90_ms, r.mean_ms, r.min_ms, cpu_ms, r.runs, threads,
            threads == 1 ? "" : "s", isa, (double)rss_kb / 1024.0);
+  if (profile && (st = nn_session_profile(s, in.count, (const char *const *)in.names,
+                                          in.arrays, runs, 15, json ? stderr : stdout)))
+    rc = cli_fail(st);
 done:
   nn_session_free(s);
   nn_model_free(m);
