@@ -1425,15 +1425,13 @@ static void qlc_shift_task(void *ctx, size_t thread, size_t c) {
   const size_t cstep = sy * sx * plane;
   uint8_t *d = w->xpad + c * cstep;
   shift_phases(p, w->xg + c * (size_t)p->in_size, w->raw, hp, wp, w->shift_used, d);
-  if (c == 0) {
+  {
     const size_t kw = (size_t)p->g.kernel[1];
     const size_t dy = (size_t)p->g.dilation[0], dx = (size_t)p->g.dilation[1];
     for (size_t t = 0; t < kk; t++) {
       const size_t ey = t / kw * dy, ex = t % kw * dx;
-      w->xrows[t] = d + ((ey % sy) * sx + ex % sx) * plane + (ey / sy) * wp + ex / sx;
+      w->xrows[c * kk + t] = d + ((ey % sy) * sx + ex % sx) * plane + (ey / sy) * wp + ex / sx;
     }
-  } else {
-    for (size_t t = 0; t < kk; t++) w->xrows[c * kk + t] = w->xrows[t] + c * cstep;
   }
   (void)thread;
 }
@@ -1636,8 +1634,10 @@ static nn_status qlconv_run(nn_op_ctx *ctx) {
           job.conv_pad = w.raw;
           break;
         case GX_SHIFT:
-          /* Memory-bound and short: on the caller (a pool round costs more). */
-          for (size_t c = 0; c < (size_t)p->cg; c++) qlc_shift_task(&w, 0, c);
+          /* Memory-bound: split over channels once there is enough of it. */
+          nn_threadpool_parallelize(
+              (size_t)p->cg * (size_t)p->in_size >= 32768 ? tp : NULL, qlc_shift_task, &w,
+              (size_t)p->cg);
           if (s->pad_w == ow) break; /* no padding columns (1x1 stride 2): y directly */
           job.n = (oh - 1) * s->pad_w + ow;
           job.ldy = job.n;

@@ -244,6 +244,28 @@ static nn_status global_infer(nn_op_ctx *ctx, int kind) {
   return nn_value_set(ctx, nn_out(ctx, 0), x->dtype, x->ndim, od);
 }
 
+/* Global pooling, planes split over threads: each plane is reduced by one thread in
+ * the same order as the serial loop, so results do not depend on the thread count. */
+typedef struct global_job {
+  int kind;
+  int64_t n, per_task, planes;
+  double pw;
+  const float *x;
+  float *y;
+} global_job;
+
+static void global_task(void *ctx, size_t thread, size_t t) {
+  const global_job *j = ctx;
+  const int64_t p0 = (int64_t)t * j->per_task;
+  const int64_t np = j->planes - p0 < j->per_task ? j->planes - p0 : j->per_task;
+  const float *x = j->x + p0 * j->n;
+  float *y = j->y + p0;
+  if (j->kind == POOL_MAX) nn_f32_global_maxpool__ref(np, j->n, x, y);
+  else if (j->kind == POOL_AVG) nn_f32_global_avgpool__ref(np, j->n, x, y);
+  else nn_f32_global_lppool__ref(np, j->n, x, y, j->pw);
+  (void)thread;
+}
+
 static nn_status global_run(nn_op_ctx *ctx, int kind) {
   const nn_value *x = nn_in(ctx, 0);
   nn_value *y = nn_out(ctx, 0);
@@ -254,6 +276,17 @@ static nn_status global_run(nn_op_ctx *ctx, int kind) {
   double pw = 2;
   nn_status s;
   if (kind == POOL_LP && (s = lp_exponent(ctx, &pw))) return s;
+  nn_threadpool *pool = nn_session_threadpool(ctx->session);
+  const int threads = nn_threadpool_size(pool);
+  /* Worth a parallel loop only above ~16K elements (a wake-up costs a few microseconds). */
+  if (x->dtype == NN_FLOAT && threads > 1 && planes > 1 && planes * n >= 16384) {
+    global_job j = {kind, n, 0, planes, pw, x->data, y->data};
+    const int64_t tasks = planes < 4 * threads ? planes : 4 * threads;
+    j.per_task = (planes + tasks - 1) / tasks;
+    nn_threadpool_parallelize(pool, global_task, &j,
+                              (size_t)((planes + j.per_task - 1) / j.per_task));
+    return NN_OK;
+  }
   if (x->dtype == NN_FLOAT) {
     if (kind == POOL_MAX) nn_f32_global_maxpool__ref(planes, n, x->data, y->data);
     else if (kind == POOL_AVG) nn_f32_global_avgpool__ref(planes, n, x->data, y->data);

@@ -14,6 +14,8 @@
 #include "kernels/q8_eltwise.h"
 #include "kernels/ref/requant.h"
 #include "ops/op.h"
+#include "runtime/session.h"
+#include "runtime/threadpool.h"
 
 /* The reference expressions must round like q8_add (a multiply, then an add): no
  * contraction into fused multiply-adds (GCC's ISO mode already does not). */
@@ -74,6 +76,24 @@ static int32_t zp_of(const nn_op_ctx *ctx, int idx) {
   return z ? (int32_t)nn_value_get_i64(z, 0) : 0;
 }
 
+/* The same-shape QLinearAdd kernel over chunks of the output (element-wise, so the split
+ * does not change the result). */
+typedef struct qladd_job {
+  const nn_q8_add_params *p;
+  const uint8_t *a, *b;
+  uint8_t *c;
+  size_t n, chunk;
+} qladd_job;
+
+static void qladd_task(void *ctx, size_t thread, size_t t) {
+  const qladd_job *j = ctx;
+  const size_t off = t * j->chunk, n = j->n - off < j->chunk ? j->n - off : j->chunk;
+  nn_kernels_get()->q8_add(n, j->a + off, j->p->b_scalar ? j->b : j->b + off, j->p, j->c + off);
+  (void)thread;
+}
+
+enum { QLADD_CHUNK_MIN = 16384 }; /* below this a parallel loop costs more than it saves */
+
 static nn_status ql_run(nn_op_ctx *ctx, ql_kind kind) {
   int nd;
   int64_t out[NN_MAX_DIMS];
@@ -96,8 +116,17 @@ static nn_status ql_run(nn_op_ctx *ctx, ql_kind kind) {
     nn_q8_add_params p = {.ra = swap ? rb : ra, .rb = swap ? ra : rb, .za = swap ? zb : za,
                           .zb = swap ? za : zb, .zc = zc, .qmin = qmin, .qmax = qmax,
                           .is_signed = sgn, .b_scalar = (swap ? na : nb) == 1 && nc != 1};
-    nn_kernels_get()->q8_add((size_t)nc, swap ? b->data : a->data, swap ? a->data : b->data,
-                             &p, c->data);
+    qladd_job j = {&p, swap ? b->data : a->data, swap ? a->data : b->data, c->data,
+                   (size_t)nc, (size_t)nc};
+    nn_threadpool *pool = nn_session_threadpool(ctx->session);
+    const size_t threads = (size_t)nn_threadpool_size(pool);
+    if (threads > 1 && j.n >= 2 * QLADD_CHUNK_MIN) {
+      size_t tasks = j.n / QLADD_CHUNK_MIN;
+      if (tasks > 4 * threads) tasks = 4 * threads;
+      j.chunk = ((j.n + tasks - 1) / tasks + 63) & ~(size_t)63;
+    }
+    nn_threadpool_parallelize(j.chunk < j.n ? pool : NULL, qladd_task, &j,
+                              (j.n + j.chunk - 1) / j.chunk);
     return NN_OK;
   }
 

@@ -7,6 +7,49 @@
 #include "kernels/ref/requant.h"
 #include "kernels/dispatch.h"
 #include "ops/op.h"
+#include "runtime/session.h"
+#include "runtime/threadpool.h"
+
+/* Per-tensor float32 <-> 8-bit conversion of a large tensor, split into chunks over the
+ * session's threads (element-wise, so the result does not depend on the split). */
+enum { QCHUNK_MIN = 16384 };
+typedef struct qconv_job {
+  int deq;
+  nn_dtype xt; /* 8-bit type (the input of DequantizeLinear, the output of QuantizeLinear) */
+  size_t n, chunk;
+  const void *x;
+  void *y;
+  float scale;
+  int32_t zp, qmin, qmax;
+} qconv_job;
+
+static void qconv_task(void *ctx, size_t thread, size_t t) {
+  const qconv_job *j = ctx;
+  const size_t off = t * j->chunk, n = j->n - off < j->chunk ? j->n - off : j->chunk;
+  if (!j->deq)
+    nn_kernels_get()->q8_quantize(n, (const float *)j->x + off, j->scale, j->zp, j->qmin,
+                                  j->qmax, (uint8_t *)j->y + off);
+  else if (j->xt == NN_UINT8)
+    nn_qu8_f32_dequantize__ref(n, (const uint8_t *)j->x + off, j->scale, (uint8_t)j->zp,
+                               (float *)j->y + off);
+  else
+    nn_qs8_f32_dequantize__ref(n, (const int8_t *)j->x + off, j->scale, (int8_t)j->zp,
+                               (float *)j->y + off);
+  (void)thread;
+}
+
+/* Runs j over the pool when the tensor is big enough to pay for a parallel loop;
+ * returns 0 (nothing done) otherwise. */
+static int qconv_parallel(nn_op_ctx *ctx, qconv_job *j) {
+  nn_threadpool *pool = nn_session_threadpool(ctx->session);
+  const size_t threads = (size_t)nn_threadpool_size(pool);
+  if (threads < 2 || j->n < 2 * QCHUNK_MIN) return 0;
+  size_t tasks = j->n / QCHUNK_MIN;
+  if (tasks > 4 * threads) tasks = 4 * threads;
+  j->chunk = ((j->n + tasks - 1) / tasks + 63) & ~(size_t)63;
+  nn_threadpool_parallelize(pool, qconv_task, j, (j->n + j->chunk - 1) / j->chunk);
+  return 1;
+}
 
 static int is_q8(nn_dtype t) { return t == NN_UINT8 || t == NN_INT8; }
 
@@ -105,6 +148,12 @@ static nn_status quantize_run(nn_op_ctx *ctx) {
   const int sgn = y->dtype == NN_INT8;
   const int32_t qmin = sgn ? -128 : 0, qmax = sgn ? 127 : 255;
   const nn_dtype_traits *xt = nn_dtype_traits_of(x->dtype);
+  if (x->dtype == NN_FLOAT && qa.outer == 1 && qa.channels == 1) {
+    qconv_job j = {0, y->dtype, (size_t)qa.inner, 0, x->data, y->data,
+                   (float)nn_value_get_f64(s, 0), z ? (int32_t)nn_value_get_i64(z, 0) : 0,
+                   qmin, qmax};
+    if (qconv_parallel(ctx, &j)) return NN_OK;
+  }
   for (int64_t o = 0; o < qa.outer; o++) {
     for (int64_t c = 0; c < qa.channels; c++) {
       float scale = (float)nn_value_get_f64(s, c);
@@ -162,6 +211,12 @@ static nn_status dequantize_run(nn_op_ctx *ctx) {
   qaxis qa;
   nn_status st = check_qparams(ctx, x, 1, 2, "x_scale", "x_zero_point", &qa);
   if (st) return st;
+  if (y->dtype == NN_FLOAT && is_q8(x->dtype) && qa.outer == 1 && qa.channels == 1) {
+    qconv_job j = {1, x->dtype, (size_t)qa.inner, 0, x->data, y->data,
+                   (float)nn_value_get_f64(s, 0), z ? (int32_t)nn_value_get_i64(z, 0) : 0,
+                   0, 0};
+    if (qconv_parallel(ctx, &j)) return NN_OK;
+  }
   for (int64_t o = 0; o < qa.outer; o++) {
     for (int64_t c = 0; c < qa.channels; c++) {
       float scale = (float)nn_value_get_f64(s, c);

@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -25,6 +26,8 @@
 
 /* Spin iterations before a worker sleeps / the caller yields while waiting. */
 enum { SPIN_WORKER = 20000, SPIN_CALLER = 2000 };
+/* A claim takes 1/(GUIDE * threads) of the tasks left (at least one). */
+enum { GUIDE = 4 };
 
 /* job word: generation (16 bits) | tasks (24 bits) | next task (24 bits) */
 #define JOB_BITS 24
@@ -39,31 +42,45 @@ typedef struct worker {
   pthread_t th;
 } worker;
 
+/* job is written by every claim and done by every thread leaving a job: each gets its
+ * own cache line so claims, completions and the read-mostly fields do not bounce one
+ * line between cores (visible in 2-thread profiles of INT8 MobileNetV2 as run_tasks time). */
+#define NN_CACHE_LINE 64
 struct nn_threadpool {
+  _Alignas(NN_CACHE_LINE) _Atomic uint64_t job;
+  _Alignas(NN_CACHE_LINE) atomic_size_t done;
+  _Alignas(NN_CACHE_LINE) nn_parallel_fn fn;
+  void *ctx;
   int n; /* threads including the caller */
   worker *w;
+  atomic_int stop;
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  _Atomic uint64_t job;
-  atomic_size_t done;
-  atomic_int stop;
-  nn_parallel_fn fn;
-  void *ctx;
 };
 
-/* Claim and run tasks of the current job until none is left; returns its generation. */
+/* Claim and run tasks of the current job until none is left; returns its generation.
+ * Finished tasks are counted locally and published once on the way out: while any are
+ * unpublished the caller cannot start another job, so fn/ctx stay valid here. */
 static unsigned run_tasks(nn_threadpool *p, size_t thread) {
   uint64_t w = atomic_load_explicit(&p->job, memory_order_acquire);
+  size_t ran = 0;
   for (;;) {
-    if (W_NEXT(w) >= W_TASKS(w)) return W_GEN(w);
-    if (!atomic_compare_exchange_weak_explicit(&p->job, &w, w + 1, memory_order_acq_rel,
+    const size_t next = W_NEXT(w), tasks = W_TASKS(w);
+    if (next >= tasks) break;
+    /* Guided claims: a share of what is left (1/(GUIDE*n)), so a loop of many tiny tasks
+     * (one per depthwise channel) costs O(n log tasks) claims instead of one contended
+     * CAS per task, while the last claims stay single tasks for balance. */
+    size_t take = (tasks - next) / ((size_t)GUIDE * (size_t)p->n);
+    if (take < 1) take = 1;
+    if (!atomic_compare_exchange_weak_explicit(&p->job, &w, w + take, memory_order_acq_rel,
                                                memory_order_acquire))
       continue;
-    /* The task is claimed and not done, so the job (fn, ctx) cannot change under us. */
-    p->fn(p->ctx, thread, W_NEXT(w));
-    atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
+    for (size_t t = next; t < next + take; t++) p->fn(p->ctx, thread, t);
+    ran += take;
     w = atomic_load_explicit(&p->job, memory_order_acquire);
   }
+  if (ran) atomic_fetch_add_explicit(&p->done, ran, memory_order_release);
+  return W_GEN(w);
 }
 
 static void *worker_main(void *arg) {
@@ -90,8 +107,9 @@ static void *worker_main(void *arg) {
 
 nn_threadpool *nn_threadpool_create(int threads) {
   if (threads <= 1) return NULL;
-  nn_threadpool *p = calloc(1, sizeof *p);
+  nn_threadpool *p = aligned_alloc(NN_CACHE_LINE, sizeof *p); /* sizeof is a line multiple */
   if (!p) return NULL;
+  memset(p, 0, sizeof *p);
   p->w = calloc((size_t)threads, sizeof *p->w);
   if (!p->w) {
     free(p);
