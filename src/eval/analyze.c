@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "eval/bench.h"
 #include "ops/op.h"
 #include "passes/passes.h"
 #include "runtime/session.h"
@@ -34,19 +34,6 @@ void nn_analyze_defaults(nn_analyze_options *o) {
   o->js_limit = 0.02;
   o->extent_limit = 1.5;
   o->flag_share = 0.10;
-}
-
-static char *xstrdup(const char *s) {
-  size_t n = strlen(s ? s : "") + 1;
-  char *d = malloc(n);
-  if (d) memcpy(d, s ? s : "", n);
-  return d;
-}
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
 static double sqnr_db(double signal, double noise) {
@@ -107,14 +94,6 @@ static int64_t label_id(const nn_array *l) {
   return -1;
 }
 
-/* Dataset arrays to session inputs by name, else by position (as calibration does). */
-static int input_slot(const nn_session *s, const nn_dataset *ds, int k) {
-  const char *dn = nn_dataset_input_name(ds, k);
-  for (int j = 0; j < nn_session_input_count(s); j++)
-    if (dn && !strcmp(dn, nn_session_input_name(s, j))) return j;
-  return k < nn_session_input_count(s) ? k : -1;
-}
-
 static nn_status samples_load(nn_dataset *ds, int64_t limit, const nn_session *s,
                               sample_set *ss) {
   nn_status st = NN_OK;
@@ -124,8 +103,8 @@ static nn_status samples_load(nn_dataset *ds, int64_t limit, const nn_session *s
   if (n <= 0) return nn_errorf(NN_ERR_INVALID, "the dataset is empty");
   int slots[MAX_INPUTS], nds = nn_dataset_input_count(ds);
   for (int k = 0; k < nds && k < MAX_INPUTS; k++) {
-    slots[k] = input_slot(s, ds, k);
-    if (slots[k] >= 0) ss->names[ss->nin++] = xstrdup(nn_session_input_name(s, slots[k]));
+    slots[k] = nn_dataset_input_slot(s, ds, k);
+    if (slots[k] >= 0) ss->names[ss->nin++] = nn_strdup(nn_session_input_name(s, slots[k]));
   }
   ss->in = calloc((size_t)(n * ss->nin) + 1, sizeof *ss->in);
   ss->label = malloc((size_t)n * sizeof *ss->label);
@@ -387,7 +366,7 @@ static nn_status representativeness(const nn_model *prep, const nn_model *qfull,
   for (int k = 0; k < nw; k++) {
     nn_an_tensor *t = &a->tensors[k];
     int ti = w[k].t;
-    t->name = xstrdup(prep->graph->tensors[ti].name);
+    t->name = nn_strdup(prep->graph->tensors[ti].name);
     t->lo = w[k].lo;
     t->hi = w[k].hi;
     t->calib_clip = cp.count[k] ? (double)cp.clipped[k] / (double)cp.count[k] : 0;
@@ -471,7 +450,7 @@ static void calib_advice(nn_analysis *a) {
         (long long)(a->calib_samples / 2), (long long)a->calib_samples,
         (long long)(2 * a->calib_samples));
 #undef ADD
-  a->calib_advice = xstrdup(buf);
+  a->calib_advice = nn_strdup(buf);
 }
 
 /* ---- 2-3. layers: per-layer error and sensitivity ---- */
@@ -670,35 +649,17 @@ done:
   return st;
 }
 
-/* Per-node float time over a few runs (time between observer calls). */
-typedef struct time_ctx {
-  const nn_graph *g;
-  double last;
-  double *node_ms;
-} time_ctx;
-
-static void time_observe(void *user, int t, const nn_value *v) {
-  (void)v;
-  time_ctx *c = user;
-  double now = now_ms();
-  if (t >= 0 && t < c->g->n_tensors && c->g->tensors[t].producer >= 0)
-    c->node_ms[c->g->tensors[t].producer] += now - c->last;
-  c->last = now;
-}
-
+/* Per-node float time (bench.c), nodes that never run count 0. */
 static nn_status node_times(const nn_model *prep, const sample_set *ss, double *node_ms) {
   nn_status st = NN_OK;
   nn_session *s = NULL;
-  time_ctx c = {prep->graph, 0, node_ms};
-  const int runs = 20;
-  NN_TRY(nn_session_create(prep, NULL, &s));
-  NN_TRY(run_sample(s, ss, 0));
-  nn_session_set_observer(s, time_observe, &c);
-  for (int r = 0; r < runs; r++) {
-    c.last = now_ms();
-    NN_TRY(run_sample(s, ss, 0));
-  }
-  for (int i = 0; i < prep->graph->n_nodes; i++) node_ms[i] /= runs;
+  nn_session_options so = {0};
+  so.qdq_as_float = 1; /* runs prep->graph itself: node indices are prep's */
+  NN_TRY(nn_session_create(prep, &so, &s));
+  NN_TRY(run_sample(s, ss, 0)); /* warm-up */
+  NN_TRY(nn_session_node_times(s, ss->nin, ss->names, ss->in, 20, node_ms, NULL));
+  for (int i = 0; i < prep->graph->n_nodes; i++)
+    if (node_ms[i] < 0) node_ms[i] = 0;
 done:
   nn_session_free(s);
   return st;
@@ -730,7 +691,7 @@ static nn_status add_candidate(nn_analysis *a, const char *label, int n_float,
   a->candidates = c;
   c = &a->candidates[a->n_candidates++];
   memset(c, 0, sizeof *c);
-  c->label = xstrdup(label);
+  c->label = nn_strdup(label);
   c->n_float = n_float;
   c->float_share = float_share;
   c->macs_share = macs_share;
@@ -764,8 +725,8 @@ nn_status nn_analyze(const nn_model *m, nn_dataset *calib, nn_dataset *eval,
   a->chosen = -1;
   a->max_drop = opt->max_drop;
   a->max_float_share = opt->max_float_share;
-  a->metric = xstrdup(opt->metric);
-  a->model = xstrdup(m->path ? m->path : "");
+  a->metric = nn_strdup(opt->metric);
+  a->model = nn_strdup(m->path ? m->path : "");
   if (out_model) *out_model = NULL;
   if (!nn_dataset_has_labels(eval))
     return nn_errorf(NN_ERR_INVALID, "analyze: the evaluation dataset has no labels");
@@ -843,7 +804,7 @@ nn_status nn_analyze(const nn_model *m, nn_dataset *calib, nn_dataset *eval,
   NN_TRY(representativeness(prep, qfull, calib, &ev, crh.samples ? half : NULL, &cr, opt, a));
   calib_advice(a);
   if (opt->calib_only) {
-    a->verdict = xstrdup(a->representative
+    a->verdict = nn_strdup(a->representative
                              ? "The calibration set represents the evaluation data."
                              : "The calibration set does not represent the evaluation data: "
                                "fix it before anything else.");
@@ -897,16 +858,16 @@ nn_status nn_analyze(const nn_model *m, nn_dataset *calib, nn_dataset *eval,
       }
     }
     nn_an_layer *al = &a->layers[nl];
-    al->name = xstrdup(n->name);
-    al->op = xstrdup(n->op_type);
-    al->out_name = xstrdup(g->tensors[L->out].name);
+    al->name = nn_strdup(n->name);
+    al->op = nn_strdup(n->op_type);
+    al->out_name = nn_strdup(g->tensors[L->out].name);
     al->macs = nn_node_macs(g, plan, i);
     al->float_ms = node_ms[i] + (L->act_node >= 0 ? node_ms[L->act_node] : 0);
     nl++;
   }
   a->n_layers = nl;
   if (!nl) {
-    a->verdict = xstrdup("No layer was quantized: nothing to analyse.");
+    a->verdict = nn_strdup("No layer was quantized: nothing to analyse.");
     goto done;
   }
 
@@ -1175,7 +1136,7 @@ nn_status nn_analyze(const nn_model *m, nn_dataset *calib, nn_dataset *eval,
     if (!a->representative)
       ADD(" Fix the calibration set first: it does not represent the evaluation data.");
 #undef ADD
-    a->verdict = xstrdup(buf);
+    a->verdict = nn_strdup(buf);
   }
   if (out_model && best) {
     *out_model = best;

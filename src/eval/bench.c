@@ -73,6 +73,29 @@ static void prof_observe(void *user, int t, const nn_value *v) {
   c->last = now;
 }
 
+nn_status nn_session_node_times(nn_session *s, int n, const char *const *names,
+                                const nn_array *inputs, int runs, double *node_ms,
+                                double *run_ms) {
+  const nn_graph *g = nn_session_graph(s);
+  nn_status st = NN_OK;
+  prof_ctx c = {g, 0, node_ms, calloc((size_t)g->n_nodes + 1, sizeof(int)), 0};
+  if (!c.seen) return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < g->n_nodes; i++) c.seen[i] = -1, node_ms[i] = 0;
+  if (runs < 1) runs = 1;
+  nn_session_set_observer(s, prof_observe, &c);
+  double total = 0;
+  for (c.run = 0; c.run < runs && !st; c.run++) {
+    double t0 = c.last = now_ms();
+    st = nn_session_run(s, n, names, inputs);
+    total += now_ms() - t0;
+  }
+  nn_session_set_observer(s, NULL, NULL);
+  for (int i = 0; i < g->n_nodes; i++) node_ms[i] = c.seen[i] < 0 ? -1 : node_ms[i] / runs;
+  if (run_ms) *run_ms = total / runs;
+  free(c.seen);
+  return st;
+}
+
 typedef struct prof_row {
   const char *key;
   double ms;
@@ -88,31 +111,21 @@ nn_status nn_session_profile(nn_session *s, int n, const char *const *names,
                              const nn_array *inputs, int runs, int top, FILE *out) {
   const nn_graph *g = nn_session_graph(s);
   nn_status st = NN_OK;
-  prof_ctx c = {g, 0, calloc((size_t)g->n_nodes + 1, sizeof(double)),
-                calloc((size_t)g->n_nodes + 1, sizeof(int)), 0};
+  double *node_ms = calloc((size_t)g->n_nodes + 1, sizeof *node_ms), total = 0;
   prof_row *ops = calloc((size_t)g->n_nodes + 1, sizeof *ops);
   prof_row *nodes = calloc((size_t)g->n_nodes + 1, sizeof *nodes);
-  if (!c.node_ms || !c.seen || !ops || !nodes) {
+  if (!node_ms || !ops || !nodes) {
     st = nn_errorf(NN_ERR_NOMEM, "out of memory");
     goto done;
   }
-  for (int i = 0; i < g->n_nodes; i++) c.seen[i] = -1;
   if (runs < 1) runs = 1;
-  nn_session_set_observer(s, prof_observe, &c);
-  double total = 0;
-  for (c.run = 0; c.run < runs && !st; c.run++) {
-    double t0 = c.last = now_ms();
-    st = nn_session_run(s, n, names, inputs);
-    total += now_ms() - t0;
-  }
-  nn_session_set_observer(s, NULL, NULL);
-  if (st) goto done;
+  NN_TRY(nn_session_node_times(s, n, names, inputs, runs, node_ms, &total));
   int nops = 0, nn = 0;
   double charged = 0;
   for (int i = 0; i < g->n_nodes; i++) {
-    if (c.seen[i] < 0) continue; /* folded at plan time */
+    if (node_ms[i] < 0) continue; /* folded at plan time */
     const nn_node *nd = &g->nodes[i];
-    double ms = c.node_ms[i] / runs;
+    double ms = node_ms[i];
     charged += ms;
     char label[200];
     nn_node_label(g, i, label, sizeof label);
@@ -127,7 +140,6 @@ nn_status nn_session_profile(nn_session *s, int n, const char *const *names,
   }
   qsort(ops, (size_t)nops, sizeof *ops, cmp_row);
   qsort(nodes, (size_t)nn, sizeof *nodes, cmp_row);
-  total /= runs;
   fprintf(out, "profile: %.3f ms per run over %d runs, %.3f ms in %d nodes\n", total, runs,
           charged, nn);
   fprintf(out, "%-28s %6s %10s %7s\n", "op", "nodes", "ms/run", "share");
@@ -140,8 +152,7 @@ nn_status nn_session_profile(nn_session *s, int n, const char *const *names,
             g->nodes[nodes[k].count].op_type, nodes[k].ms,
             total > 0 ? 100 * nodes[k].ms / total : 0);
 done:
-  free(c.node_ms);
-  free(c.seen);
+  free(node_ms);
   free(ops);
   free(nodes);
   return st;

@@ -124,12 +124,8 @@ static nn_status collect(const nn_model *m, nn_dataset *ds, int64_t limit, sq_ct
   nn_session *s = NULL;
   NN_TRY(nn_session_create(m, NULL, &s));
   nn_session_set_observer(s, observe, c);
-  int64_t total = nn_dataset_count(ds);
-  if (limit > 0 && limit < total) total = limit;
-  if (total <= 0) {
-    st = nn_errorf(NN_ERR_INVALID, "smooth_quant: the calibration dataset is empty");
-    goto done;
-  }
+  int64_t total;
+  NN_TRY(nn_calib_sample_count(ds, limit, &total));
   for (int64_t i = 0; i < total && !st; i++) {
     st = nn_run_dataset_sample(s, ds, i, 0, NULL);
     if (!st) st = c->st;

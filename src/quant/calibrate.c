@@ -98,12 +98,17 @@ static nn_status check_activations(const nn_graph *g, const nn_calib_result *r) 
   return NN_OK;
 }
 
-/* Match dataset inputs to model inputs by name, else in order. */
-static int input_slot(const nn_session *s, const nn_dataset *ds, int k) {
+int nn_dataset_input_slot(const nn_session *s, const nn_dataset *ds, int k) {
   const char *dn = nn_dataset_input_name(ds, k);
   for (int j = 0; j < nn_session_input_count(s); j++)
     if (dn && !strcmp(dn, nn_session_input_name(s, j))) return j;
   return k < nn_session_input_count(s) ? k : -1;
+}
+
+nn_status nn_calib_sample_count(const nn_dataset *ds, int64_t limit, int64_t *total) {
+  *total = nn_dataset_count(ds);
+  if (limit > 0 && limit < *total) *total = limit;
+  return *total > 0 ? NN_OK : nn_errorf(NN_ERR_INVALID, "the calibration dataset is empty");
 }
 
 nn_status nn_run_dataset_sample(nn_session *s, nn_dataset *ds, int64_t i, int finite,
@@ -115,7 +120,7 @@ nn_status nn_run_dataset_sample(nn_session *s, nn_dataset *ds, int64_t i, int fi
   if (st) return st;
   int n = 0;
   for (int k = 0; k < b.count && !st; k++) {
-    int slot = input_slot(s, ds, k);
+    int slot = nn_dataset_input_slot(s, ds, k);
     if (slot < 0) continue;
     if (n == NN_SAMPLE_MAX_INPUTS) {
       st = nn_errorf(NN_ERR_UNSUPPORTED, "sample %lld: more than %d model inputs",
@@ -183,12 +188,8 @@ nn_status nn_calibrate(const nn_model *m, nn_dataset *ds, const nn_calib_config 
   }
   calib_ctx ctx = {out, axes, NN_OK};
   nn_session_set_observer(s, observe, &ctx);
-  int64_t total = nn_dataset_count(ds);
-  if (cfg && cfg->limit > 0 && cfg->limit < total) total = cfg->limit;
-  if (total <= 0) {
-    st = nn_errorf(NN_ERR_INVALID, "the calibration dataset is empty");
-    goto done;
-  }
+  int64_t total;
+  NN_TRY(nn_calib_sample_count(ds, cfg ? cfg->limit : 0, &total));
   for (int64_t i = 0; i < total; i++) {
     NN_TRY(nn_run_dataset_sample(s, ds, i, 1, NULL));
     if (ctx.st) {

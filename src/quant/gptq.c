@@ -323,14 +323,11 @@ nn_status nn_gptq_collect(const nn_model *m, nn_dataset *ds, const nn_calib_conf
     st = nn_errorf(NN_ERR_NOMEM, "out of memory");
     goto done;
   }
-  if ((st = nn_session_create(m, NULL, &s))) goto done;
+  /* No packed copies of the weights (as calibration): memory stays near the model. */
+  if ((st = nn_session_create_flags(m, NULL, NN_SESSION_NO_PREPACK, &s))) goto done;
   nn_session_set_observer(s, observe, &ctx);
-  int64_t total = nn_dataset_count(ds);
-  if (cfg && cfg->limit > 0 && cfg->limit < total) total = cfg->limit;
-  if (total <= 0) {
-    st = nn_errorf(NN_ERR_INVALID, "the calibration dataset is empty");
-    goto done;
-  }
+  int64_t total;
+  if ((st = nn_calib_sample_count(ds, cfg ? cfg->limit : 0, &total))) goto done;
   for (int64_t i = 0; i < total; i++) {
     st = nn_run_dataset_sample(s, ds, i, 0, NULL);
     if (st || (st = ctx.st)) goto done;

@@ -48,6 +48,11 @@ typedef struct nn_calib_config {
  * label (may be NULL) receives the sample's label (the caller releases it). */
 #define NN_SAMPLE_MAX_INPUTS 16
 struct nn_session;
+/* Session input slot that dataset array k feeds: the input of the same name, else
+ * input k; -1 when neither exists. */
+int nn_dataset_input_slot(const struct nn_session *s, const nn_dataset *ds, int k);
+/* Samples a calibration pass over ds uses (limit > 0 caps them); an error when none. */
+nn_status nn_calib_sample_count(const nn_dataset *ds, int64_t limit, int64_t *total);
 nn_status nn_run_dataset_sample(struct nn_session *s, nn_dataset *ds, int64_t i, int finite,
                                 nn_array *label);
 

@@ -132,6 +132,34 @@ static void test_idx(void **state) {
   nn_dataset_free(ds);
   nn_array_release(&want);
 
+  /* classes= keeps the samples of those labels (3 1 4 1 5 -> records 1, 3), skip= drops
+   * the first kept ones. */
+  ds = open_ok("idx:" D "tiny-images-idx3-ubyte.gz,labels=" D "tiny-labels-idx1-ubyte.gz,"
+               "classes=1,dtype=uint8");
+  assert_int_equal(nn_dataset_count(ds), 2);
+  assert_int_equal(nn_dataset_get(ds, 0, 2, &b), NN_OK);
+  assert_memory_equal(b.inputs[0].data, px + 24, 24);
+  assert_memory_equal((uint8_t *)b.inputs[0].data + 24, px + 3 * 24, 24);
+  assert_int_equal(i64(&b.label, 0), 1);
+  assert_int_equal(i64(&b.label, 1), 1);
+  nn_batch_release(&b);
+  nn_dataset_free(ds);
+  ds = open_ok("idx:" D "tiny-images-idx3-ubyte.gz,labels=" D "tiny-labels-idx1-ubyte.gz,"
+               "classes=4:5:1,skip=2");
+  assert_int_equal(nn_dataset_count(ds), 2); /* records 1 2 3 4 kept, 1 2 skipped */
+  assert_int_equal(nn_dataset_get(ds, 0, 2, &b), NN_OK);
+  assert_int_equal(i64(&b.label, 0), 1);
+  assert_int_equal(i64(&b.label, 1), 5);
+  nn_batch_release(&b);
+  nn_dataset_free(ds);
+  ds = open_ok("idx:" D "tiny-images-idx3-ubyte.gz,skip=3");
+  assert_int_equal(nn_dataset_count(ds), 2);
+  nn_dataset_free(ds);
+  expect_error("idx:" D "tiny-images-idx3-ubyte.gz,classes=1", -1, "tiny-images", "needs labels");
+  expect_error("idx:" D "tiny-images-idx3-ubyte.gz,labels=" D "tiny-labels-idx1-ubyte.gz,classes=7",
+               -1, "tiny-images", "no record left");
+  expect_error("idx:" D "tiny-images-idx3-ubyte.gz,skip=-1", -1, "tiny-images", "negative");
+
   expect_error("idx:" D "truncated-images-idx3-ubyte.gz", -1, "record 3", "truncated");
   expect_error("idx:" D "tiny-images-idx3-ubyte.gz,labels=" D "short-labels-idx1-ubyte.gz", -1,
                "short-labels-idx1-ubyte.gz", "4 labels for 5 images");
