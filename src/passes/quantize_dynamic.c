@@ -21,7 +21,7 @@ static int is_const_f32(const nn_graph *g, int t) {
 }
 
 static int excluded(const nn_quant_options *o, const nn_node *n) {
-  for (int k = 0; k < o->n_exclude; k++)
+  for (int k = 0; o && k < o->n_exclude; k++)
     if (!strcmp(o->exclude[k], n->op_type) || (n->name && !strcmp(o->exclude[k], n->name)))
       return 1;
   return 0;

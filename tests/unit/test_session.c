@@ -14,6 +14,7 @@
 
 #include "core/graph.h"
 #include "passes/passes.h"
+#include "quant/quantize.h"
 
 /* ---- allocation counting ---- */
 static long g_allocs;
@@ -155,6 +156,61 @@ static void test_run_replan_no_alloc(void **state) {
   nn_model_free(m);
 }
 
+/* A second run of a real fixture with unchanged shapes allocates nothing either, on the
+ * fast paths (FusedConv after nn_model_optimize; dynamic INT8 BERT: DynamicQuantizeLinear,
+ * MatMulIntegerToFloat, LayerNorm, Gelu, Softmax), at 1 and 2 threads. */
+static void no_alloc_fixture(nn_model *m, int threads) {
+  nn_session_options so = {0};
+  so.threads = threads;
+  nn_session *s = NULL;
+  assert_int_equal(nn_session_create(m, &so, &s), NN_OK);
+  int n = nn_session_input_count(s);
+  const char *names[4];
+  nn_array in[4];
+  memset(in, 0, sizeof in);
+  for (int k = 0; k < n && k < 4; k++) {
+    int ndim = 0;
+    int64_t dims[NN_MAX_DIMS];
+    nn_dtype dt;
+    assert_int_equal(nn_session_input_info(s, k, &dt, &ndim, dims), NN_OK);
+    in[k].dtype = dt;
+    in[k].ndim = ndim;
+    int64_t numel = 1;
+    for (int d = 0; d < ndim; d++) numel *= (in[k].dims[d] = dims[d] < 0 ? 1 : dims[d]);
+    in[k].nbytes = (size_t)numel * (dt == NN_INT64 ? 8 : 4);
+    in[k].data = calloc(1, in[k].nbytes);
+    if (dt == NN_INT64)
+      for (int64_t j = 0; j < numel; j++) ((int64_t *)in[k].data)[j] = 1 + j % 7;
+    names[k] = nn_session_input_name(s, k);
+  }
+  assert_int_equal(nn_session_run(s, n, names, in), NN_OK);
+  g_allocs = 0;
+  assert_int_equal(nn_session_run(s, n, names, in), NN_OK);
+  assert_int_equal(g_allocs, 0);
+  for (int k = 0; k < n && k < 4; k++) free(in[k].data);
+  nn_session_free(s);
+}
+
+static void test_fixtures_no_alloc(void **state) {
+  (void)state;
+  nn_model *m = NULL;
+  assert_int_equal(nn_model_load(NNOPT_SOURCE_DIR "/models/mobilenetv2_fmnist.onnx", &m), NN_OK);
+  assert_int_equal(nn_model_optimize(m), NN_OK);
+  no_alloc_fixture(m, 1);
+  no_alloc_fixture(m, 2);
+  nn_model_free(m);
+  assert_int_equal(nn_model_load(NNOPT_SOURCE_DIR "/models/bert_sst2.onnx", &m), NN_OK);
+  nn_quant_report rep;
+  nn_quant_options qo = {0};
+  assert_int_equal(nn_quantize_dynamic(m, &qo, &rep), NN_OK);
+  assert_true(rep.quantized_nodes > 0);
+  nn_quant_report_free(&rep);
+  assert_int_equal(nn_model_optimize(m), NN_OK);
+  no_alloc_fixture(m, 1);
+  no_alloc_fixture(m, 2);
+  nn_model_free(m);
+}
+
 static void test_bad_inputs(void **state) {
   (void)state;
   nn_model *m = build_model();
@@ -215,6 +271,7 @@ static void test_passes(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_run_replan_no_alloc),
+      cmocka_unit_test(test_fixtures_no_alloc),
       cmocka_unit_test(test_bad_inputs),
       cmocka_unit_test(test_unsupported_op),
       cmocka_unit_test(test_passes),
