@@ -51,6 +51,11 @@ typedef struct nn_kernels {
                            float *c, size_t ldc, const float *bias, unsigned flags,
                            const float *minmax);
   unsigned f32_gemm_mr, f32_gemm_nr;
+  /* The same tile reading B rows in place at per-row offsets (f32_gemm.h; NULL: conv
+   * packs B with f32_conv_pack_b_shifted instead). */
+  void (*f32_gemm_ukernel_direct)(size_t mr, size_t nr, size_t kc, const float *a,
+                                  const float *b, const int32_t *koff, float *c, size_t ldc,
+                                  const float *bias, unsigned flags, const float *minmax);
   /* Depthwise 3x3 convolution of one NCHW plane, [0] stride 1, [1] stride 2
    * (f32_conv.h); reference twin: nn_f32_conv__ref with group == channels. */
   void (*f32_dwconv3x3[2])(size_t ih, size_t iw, size_t oh, size_t ow, size_t pad_top,

@@ -27,20 +27,33 @@ struct nn_f32_conv_plan {
    * channels as columns, weights packed as B) into the workspace and transpose, so
    * tiles are not mostly padding (7x7: 49 columns fill 64 lanes, but 56 rows). */
   int swap;
-  /* PATH_SHIFTED (stride-1 2-D, not swapped): the input is copied into a zero-padded
-   * hp x wp grid and the GEMM runs over oh x wp positions (see nn_f32_conv_shift_ctx),
-   * then each channel's rows are compacted to ow columns. */
-  size_t hp, wp;
+  /* PATH_SHIFTED (2-D, not swapped): the input is copied into zero-padded grid planes,
+   * one per stride phase (nphy x nphx planes of hp x wp per channel; see
+   * nn_f32_conv_shift_ctx), or read as it is (copy == 0: stride 1, no padding, 1 column
+   * tap); the GEMM runs over oh x wp positions with row k of B at koff[k], then each
+   * channel's rows are compacted to ow columns (wide != 0: wp > ow). */
+  size_t hp, wp, nphy, nphx;
+  int copy, wide, direct;
+  int32_t *koff;
 };
 
+/* Grid geometry of the shifted path: phase-plane rows hp and columns wp. */
+static void grid_dims(const nn_conv_params *p, size_t *hp, size_t *wp) {
+  *hp = (size_t)(p->out[1] + (p->kernel[1] - 1) * p->dilation[1] / p->stride[1]);
+  *wp = (size_t)(p->out[2] + (p->kernel[2] - 1) * p->dilation[2] / p->stride[2]);
+}
+
 /* Shifted path: worth it when the dropped columns cost less than the im2col packing
- * they replace (a 3x3 conv at width 14 computes 16/14 of the outputs). */
-static int shifted_ok(const nn_conv_params *p) {
+ * they replace (a 3x3 conv at width 14 computes 16/14 of the outputs); with the direct
+ * microkernel nothing is packed, so only the dropped columns count. */
+static int shifted_ok(const nn_conv_params *p, int direct) {
   if (p->in[0] != 1 || p->out[0] != 1 || p->kernel[0] != 1) return 0;
-  if (p->stride[1] != 1 || p->stride[2] != 1) return 0;
-  if (p->kernel[1] * p->kernel[2] <= 1) return 0;
-  const int64_t wp = p->out[2] + (p->kernel[2] - 1) * p->dilation[2];
-  return p->out[1] > 0 && p->out[2] > 0 && wp * 5 <= p->out[2] * 6;
+  if (p->stride[1] < 1 || p->stride[2] < 1 || p->out[1] <= 0 || p->out[2] <= 0) return 0;
+  if (!direct && (p->stride[1] != 1 || p->stride[2] != 1 || p->kernel[1] * p->kernel[2] <= 1))
+    return 0;
+  size_t hp, wp;
+  grid_dims(p, &hp, &wp);
+  return direct ? wp <= (size_t)p->out[2] * 2 : wp * 5 <= (size_t)p->out[2] * 6;
 }
 
 static int is_pointwise(const nn_conv_params *p) {
@@ -58,6 +71,45 @@ static int is_dw3x3(const nn_kernels *k, const nn_conv_params *p) {
   if (p->stride[1] != p->stride[2] || p->stride[1] < 1 || p->stride[1] > 2) return 0;
   if (p->pad_begin[1] > 2 || p->pad_begin[2] > 2) return 0;
   return k->f32_dwconv3x3[p->stride[1] - 1] != NULL;
+}
+
+/* The shifted path's grid (see plan.hp): dimensions, phases and the row offsets koff of
+ * every k = (c, kh, kw) of one group. Returns 1, 0 when the offsets would overflow 32
+ * bits (the plan keeps its other path), or -1 when out of memory. */
+static int grid_setup(nn_f32_conv_plan *pl, int direct) { /* -1: out of memory */
+  const nn_conv_params *p = &pl->p;
+  const int64_t sy = p->stride[1], sx = p->stride[2], kh = p->kernel[1], kw = p->kernel[2];
+  const int64_t dh = p->dilation[1], dw = p->dilation[2];
+  size_t hp, wp;
+  grid_dims(p, &hp, &wp);
+  const size_t nphy = (size_t)(sy < (kh - 1) * dh + 1 ? sy : (kh - 1) * dh + 1);
+  const size_t nphx = (size_t)(sx < (kw - 1) * dw + 1 ? sx : (kw - 1) * dw + 1);
+  if ((double)pl->cg * (double)(nphy * nphx) * (double)(hp * wp) + (double)wp >= 2147483647.0)
+    return 0;
+  pl->path = PATH_SHIFTED;
+  pl->direct = direct;
+  pl->hp = hp;
+  pl->wp = wp;
+  pl->nphy = nphy;
+  pl->nphx = nphx;
+  pl->copy = !(sy == 1 && sx == 1 && p->pad_begin[1] == 0 && p->pad_begin[2] == 0 &&
+               (kw - 1) * dw == 0 && pl->hp == (size_t)p->in[1] && pl->wp == (size_t)p->in[2]);
+  pl->wide = pl->wp != (size_t)p->out[2];
+  pl->koff = malloc(pl->kk * sizeof *pl->koff + 1);
+  if (!pl->koff) return -1;
+  size_t k = 0;
+  for (size_t c = 0; c < pl->cg; c++)
+    for (int64_t i = 0; i < kh; i++)
+      for (int64_t j = 0; j < kw; j++, k++) {
+        const int64_t ty = i * dh, tx = j * dw;
+        /* phases used by some tap: tap offset t*d reads phase (t*d) % s, which is below
+         * nphy (nphx) as t*d <= (k-1)*d */
+        const size_t ph = (size_t)((ty % sy) * (int64_t)pl->nphx + tx % sx);
+        pl->koff[k] = (int32_t)(((c * pl->nphy * pl->nphx + ph) * pl->hp + (size_t)(ty / sy)) *
+                                    pl->wp +
+                                (size_t)(tx / sx));
+      }
+  return 1;
 }
 
 nn_f32_conv_plan *nn_f32_conv_plan_create(const nn_kernels *k, const nn_conv_params *p,
@@ -98,10 +150,20 @@ nn_f32_conv_plan *nn_f32_conv_plan_create(const nn_kernels *k, const nn_conv_par
   /* the transpose back costs about what 300 MACs per output do: worth it for deep K */
   pl->swap = pl->out_sz && pl->mg && pl->out_sz <= 1024 && pl->kk >= 512 &&
              fill_t < 0.95 * fill;
-  if (pl->path == PATH_GEMM && !pl->swap && shifted_ok(p)) {
-    pl->path = PATH_SHIFTED;
-    pl->hp = (size_t)(p->out[1] + (p->kernel[1] - 1) * p->dilation[1]);
-    pl->wp = (size_t)(p->out[2] + (p->kernel[2] - 1) * p->dilation[2]);
+  const int direct = k->f32_gemm_ukernel_direct != NULL;
+  if ((pl->path == PATH_GEMM || (direct && pl->path == PATH_POINTWISE)) &&
+      shifted_ok(p, direct)) {
+    size_t hp, wp;
+    grid_dims(p, &hp, &wp);
+    /* read in place, the grid beats the swapped GEMM (im2col packing, transpose) unless it
+     * computes many more lanes (measured: 7x7 outputs, 64 lanes for 49, still win) */
+    const double fill_g = (double)(((size_t)p->out[1] * wp + nr - 1) / nr * nr) /
+                          (double)pl->out_sz;
+    if (!pl->swap || (direct && fill_g <= 1.2 * fill_t)) {
+      const int g = grid_setup(pl, direct);
+      if (g < 0) goto fail;
+      if (g > 0) pl->swap = 0;
+    }
   }
   pl->wg = pl->swap ? nn_f32_packed_b_size(pl->kk, pl->mg, nr)
                     : nn_f32_packed_a_size(pl->mg, pl->kk, mr);
@@ -125,6 +187,7 @@ void nn_f32_conv_plan_free(nn_f32_conv_plan *pl) {
   if (!pl) return;
   free(pl->w);
   free(pl->bias);
+  free(pl->koff);
   free(pl);
 }
 
@@ -166,13 +229,16 @@ static size_t cols_floats(const nn_f32_conv_plan *pl) {
   return (pl->kk * pl->in_sz + 15) / 16 * 16;
 }
 
-/* Floats of the shifted path's padded input (with the slack the last rows' dropped
- * columns read past the grid) and of its wide output, both 64-byte multiples. */
+/* Floats of the shifted path's grid (with the slack the last row's dropped columns read
+ * past it; 0 when the input is read in place) and of its wide output (0 when the GEMM
+ * writes the output directly), both 64-byte multiples. */
 static size_t shift_in_floats(const nn_f32_conv_plan *pl) {
-  const size_t slack = (size_t)((pl->p.kernel[2] - 1) * pl->p.dilation[2]);
-  return (pl->cg * pl->hp * pl->wp + slack + 15) / 16 * 16;
+  if (!pl->copy) return 0;
+  const size_t slack = pl->wp - (size_t)pl->p.out[2];
+  return (pl->cg * pl->nphy * pl->nphx * pl->hp * pl->wp + slack + 15) / 16 * 16;
 }
 static size_t shift_out_floats(const nn_f32_conv_plan *pl) {
+  if (!pl->wide) return 0;
   return (pl->mg * (size_t)pl->p.out[1] * pl->wp + 15) / 16 * 16;
 }
 
@@ -180,8 +246,8 @@ size_t nn_f32_conv_plan_workspace(const nn_f32_conv_plan *pl, int threads) {
   if (pl->path == PATH_DW3X3) return 0;
   if (pl->path == PATH_SHIFTED)
     return (shift_in_floats(pl) + shift_out_floats(pl)) * sizeof(float) +
-           nn_f32_gemm_workspace(&pl->k, pl->mg, (size_t)pl->p.out[1] * pl->wp, pl->kk, 1, 0,
-                                 threads);
+           nn_f32_gemm_workspace(&pl->k, pl->mg, (size_t)pl->p.out[1] * pl->wp, pl->kk, 1,
+                                 pl->direct, threads);
   if (pl->path == PATH_TRANSPOSED)
     return cols_floats(pl) * sizeof(float) +
            nn_f32_gemm_workspace(&pl->k, pl->kk, pl->in_sz, pl->cg, 1, 0, threads);
@@ -328,30 +394,41 @@ typedef struct shift_job {
   const float *z; /* fused sum (the group's first channel) or NULL */
 } shift_job;
 
+/* Grid planes of input channel c: for each phase (py, px), row r and column q hold the
+ * padded input at (r*sy + py, q*sx + px), zero in the padding. */
 static void shift_pad_channel(void *ctx, size_t thread, size_t c) {
   const shift_job *j = ctx;
   const nn_f32_conv_plan *pl = j->pl;
   const nn_conv_params *p = &pl->p;
   const int64_t iH = p->in[1], iW = p->in[2], ph = p->pad_begin[1], pw = p->pad_begin[2];
+  const int64_t sy = p->stride[1], sx = p->stride[2];
   const size_t wp = pl->wp;
-  float *dp = j->xp + c * pl->hp * wp;
   const float *xc = j->x + c * pl->in_sz;
   (void)thread;
-  /* columns [c0, c1) of a padded row come from the input row */
-  const int64_t c0 = pw > 0 ? pw : 0;
-  int64_t c1 = pw + iW < (int64_t)wp ? pw + iW : (int64_t)wp;
-  if (c1 < c0) c1 = c0;
-  for (size_t r = 0; r < pl->hp; r++) {
-    float *d = dp + r * wp;
-    const int64_t iy = (int64_t)r - ph;
-    if (iy < 0 || iy >= iH || c1 == c0) {
-      memset(d, 0, wp * sizeof *d);
-      continue;
+  for (size_t py = 0; py < pl->nphy; py++)
+    for (size_t px = 0; px < pl->nphx; px++) {
+      float *dp = j->xp + ((c * pl->nphy + py) * pl->nphx + px) * pl->hp * wp;
+      /* columns [c0, c1) of a grid row come from the input row: q*sx + px - pw in [0, iW) */
+      int64_t c0 = (pw - (int64_t)px + sx - 1) / sx, c1 = (iW + pw - (int64_t)px + sx - 1) / sx;
+      if (c0 < 0) c0 = 0;
+      if (c1 > (int64_t)wp) c1 = (int64_t)wp;
+      if (c1 < c0) c1 = c0;
+      for (size_t r = 0; r < pl->hp; r++) {
+        float *d = dp + r * wp;
+        const int64_t iy = (int64_t)r * sy + (int64_t)py - ph;
+        if (iy < 0 || iy >= iH || c1 == c0) {
+          memset(d, 0, wp * sizeof *d);
+          continue;
+        }
+        const float *src = xc + iy * iW + (int64_t)px - pw;
+        for (int64_t q = 0; q < c0; q++) d[q] = 0.0f;
+        if (sx == 1)
+          memcpy(d + c0, src + c0, (size_t)(c1 - c0) * sizeof *d);
+        else
+          for (int64_t q = c0; q < c1; q++) d[q] = src[q * sx];
+        for (int64_t q = c1; q < (int64_t)wp; q++) d[q] = 0.0f;
+      }
     }
-    for (int64_t q = 0; q < c0; q++) d[q] = 0.0f;
-    memcpy(d + c0, xc + iy * iW + (c0 - pw), (size_t)(c1 - c0) * sizeof *d);
-    for (int64_t q = c1; q < (int64_t)wp; q++) d[q] = 0.0f;
-  }
 }
 
 static void shift_compact_channel(void *ctx, size_t thread, size_t m) {
@@ -376,18 +453,39 @@ static void shift_sum_channel(void *ctx, size_t thread, size_t m) {
   for (size_t r = 0; r < oh; r++) memcpy(dst + r * wp, src + r * ow, ow * sizeof *dst);
 }
 
+/* Copy of the fused sum into y, one task per channel (the GEMM then accumulates). */
+typedef struct copy_job {
+  const float *z;
+  float *y;
+  size_t n;
+} copy_job;
+
+static void copy_channel(void *ctx, size_t thread, size_t c) {
+  const copy_job *j = ctx;
+  (void)thread;
+  memcpy(j->y + c * j->n, j->z + c * j->n, j->n * sizeof *j->y);
+}
+
 static void run_shifted(const nn_f32_conv_plan *pl, const float *xg, const float *zg,
                         float *yg, size_t g, void *ws, size_t ws_bytes, nn_threadpool *pool) {
   const nn_conv_params *p = &pl->p;
   const size_t fin = shift_in_floats(pl), fout = shift_out_floats(pl);
-  float *xp = ws, *t = xp + fin;
+  float *xp = pl->copy ? (float *)ws : (float *)xg, *t = pl->wide ? (float *)ws + fin : yg;
   shift_job sj = {pl, xg, xp, t, yg, zg};
-  nn_threadpool_parallelize(pool, shift_pad_channel, &sj, pl->cg);
-  if (zg) nn_threadpool_parallelize(pool, shift_sum_channel, &sj, pl->mg);
-  /* the slack past the last plane is only read for dropped columns; keep it defined */
-  for (size_t q = pl->cg * pl->hp * pl->wp; q < fin; q++) xp[q] = 0.0f;
-  nn_f32_conv_shift_ctx cx = {xp, pl->hp, pl->wp, (size_t)p->kernel[1], (size_t)p->kernel[2],
-                              (size_t)p->dilation[1], (size_t)p->dilation[2]};
+  if (pl->copy) {
+    nn_threadpool_parallelize(pool, shift_pad_channel, &sj, pl->cg);
+    /* the slack past the last plane is only read for dropped columns; keep it defined */
+    for (size_t q = pl->cg * pl->nphy * pl->nphx * pl->hp * pl->wp; q < fin; q++) xp[q] = 0.0f;
+  }
+  if (zg) { /* the GEMM accumulates onto the fused sum */
+    if (pl->wide) {
+      nn_threadpool_parallelize(pool, shift_sum_channel, &sj, pl->mg);
+    } else {
+      copy_job cj = {zg, yg, pl->out_sz};
+      nn_threadpool_parallelize(pool, copy_channel, &cj, pl->mg);
+    }
+  }
+  nn_f32_conv_shift_ctx cx = {xp, pl->koff};
   const size_t n = (size_t)p->out[1] * pl->wp;
   nn_f32_gemm_problem gp = {.M = pl->mg, .N = n, .K = pl->kk, .alpha = 1.0f, .c = t, .ldc = n,
                             .bias = pl->bias + g * pl->mg,
@@ -395,11 +493,17 @@ static void run_shifted(const nn_f32_conv_plan *pl, const float *xg, const float
                                      (pl->clamp ? NN_F32_GEMM_CLAMP : 0),
                             .min = pl->minmax[0], .max = pl->minmax[1]};
   gp.a.packed = pl->w + g * pl->wg;
-  gp.b.pack = pl->k.f32_conv_pack_b_shifted ? pl->k.f32_conv_pack_b_shifted
-                                             : nn_f32_conv_pack_b_shifted;
-  gp.b.ctx = &cx;
-  nn_f32_gemm_run(&pl->k, &gp, t + fout, ws_bytes - (fin + fout) * sizeof(float), pool);
-  nn_threadpool_parallelize(pool, shift_compact_channel, &sj, pl->mg);
+  if (pl->direct) {
+    gp.b.direct = xp;
+    gp.b.koff = pl->koff;
+  } else {
+    gp.b.pack = pl->k.f32_conv_pack_b_shifted ? pl->k.f32_conv_pack_b_shifted
+                                               : nn_f32_conv_pack_b_shifted;
+    gp.b.ctx = &cx;
+  }
+  nn_f32_gemm_run(&pl->k, &gp, (float *)ws + fin + fout,
+                  ws_bytes - (fin + fout) * sizeof(float), pool);
+  if (pl->wide) nn_threadpool_parallelize(pool, shift_compact_channel, &sj, pl->mg);
 }
 
 typedef struct dw_job {
@@ -421,19 +525,6 @@ static void dw_plane(void *ctx, size_t thread, size_t t) {
     add_sum(j->y + t * pl->out_sz, j->z + t * pl->out_sz, pl->out_sz,
             pl->clamp ? pl->minmax : NULL);
   (void)thread;
-}
-
-/* Copy of the fused sum into y, one task per channel (the GEMM then accumulates). */
-typedef struct copy_job {
-  const float *z;
-  float *y;
-  size_t n;
-} copy_job;
-
-static void copy_channel(void *ctx, size_t thread, size_t c) {
-  const copy_job *j = ctx;
-  (void)thread;
-  memcpy(j->y + c * j->n, j->z + c * j->n, j->n * sizeof *j->y);
 }
 
 void nn_f32_conv_plan_run(const nn_f32_conv_plan *pl, const float *x, float *y, void *ws,

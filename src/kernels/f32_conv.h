@@ -14,6 +14,7 @@
 #define NN_KERNELS_F32_CONV_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kernels/dispatch.h"
 #include "kernels/ref/conv.h"
@@ -29,14 +30,17 @@ typedef struct nn_f32_conv_pack_ctx {
  * columns = output positions [j0, j0+nj), zero where a tap falls in the padding. */
 void nn_f32_conv_pack_b(const void *ctx, size_t j0, size_t nj, size_t k0, size_t kc,
                         size_t nr, float *dst);
-/* Context of nn_f32_conv_pack_b_shifted: one image of one group of a stride-1 2-D
- * convolution, its input copied into a zero-padded hp x wp grid (xp). Output positions
- * are taken on the same wp-wide grid (the wp - out_w columns past each row's end are
+/* Context of nn_f32_conv_pack_b_shifted: one image of one group of a 2-D convolution
+ * whose input was copied into a zero-padded grid xp: for stride s > 1 one plane per
+ * stride phase (py, px), plane (py, px) holding padded rows py, py+s, ... and columns
+ * px, px+s, ..., so every tap reads a stride-1 window of one plane. Output positions
+ * are taken on the grid's width wp (the wp - out_w columns past each row's end are
  * computed and dropped), so row k = (c, kh, kw) of the GEMM's B is the contiguous
- * slice xp + c*hp*wp + kh*dh*wp + kw*dw: packing is a plain copy, no im2col bounds. */
+ * slice xp + koff[k]: packing is a plain copy (or none: the direct microkernel reads
+ * it in place). */
 typedef struct nn_f32_conv_shift_ctx {
   const float *xp;
-  size_t hp, wp, kh, kw, dh, dw;
+  const int32_t *koff;
 } nn_f32_conv_shift_ctx;
 void nn_f32_conv_pack_b_shifted(const void *ctx, size_t j0, size_t nj, size_t k0, size_t kc,
                                 size_t nr, float *dst);

@@ -82,6 +82,7 @@ typedef void (*pack_b_fn)(const float *B, size_t ldb, int transB, size_t k0, siz
 typedef struct job {
   const nn_f32_gemm_problem *p;
   nn_f32_gemm_ukernel_fn uk;
+  nn_f32_gemm_direct_ukernel_fn uk_direct;
   pack_b_fn pack_b;
   plan pl;
   float *ws;
@@ -112,7 +113,10 @@ static void gemm_tile(void *ctx, size_t thread, size_t task) {
       abase = wa;
       astride = mr * kc;
     }
-    if (p->b.packed) {
+    if (p->b.direct) {
+      bbase = p->b.direct + j0;
+      bstride = nr; /* columns, not panels: see the direct call below */
+    } else if (p->b.packed) {
       bbase = p->b.packed + j0 * K + k0 * nr;
       bstride = nr * K;
     } else {
@@ -136,8 +140,12 @@ static void gemm_tile(void *ctx, size_t thread, size_t task) {
         const float *bias = (fl & NN_F32_GEMM_BIAS_ROW)   ? p->bias + i0 + ip
                             : (fl & NN_F32_GEMM_BIAS_COL) ? p->bias + j0 + jp
                                                           : NULL;
-        jb->uk(m, min_sz(nr, nj - jp), kc, ap, bbase + (jp / nr) * bstride, crow + jp, p->ldc,
-               bias, fl, mm);
+        if (p->b.direct)
+          jb->uk_direct(m, min_sz(nr, nj - jp), kc, ap, bbase + jp, p->b.koff + k0, crow + jp,
+                        p->ldc, bias, fl, mm);
+        else
+          jb->uk(m, min_sz(nr, nj - jp), kc, ap, bbase + (jp / nr) * bstride, crow + jp,
+                 p->ldc, bias, fl, mm);
       }
     }
     if (K == 0) break;
@@ -180,10 +188,10 @@ void nn_f32_gemm_run(const nn_kernels *k, const nn_f32_gemm_problem *p, void *ws
   if (!p->M || !p->N) return;
   const int threads = nn_threadpool_size(pool);
   nn_f32_gemm_problem q = *p;
-  job jb = {.p = &q, .uk = k->f32_gemm_ukernel,
+  job jb = {.p = &q, .uk = k->f32_gemm_ukernel, .uk_direct = k->f32_gemm_ukernel_direct,
             .pack_b = k->f32_pack_b ? k->f32_pack_b : nn_f32_pack_b};
   make_plan(k->f32_gemm_mr, k->f32_gemm_nr, p->M, p->N, p->K, p->a.packed != NULL,
-            p->b.packed != NULL, threads, 1, &jb.pl);
+            p->b.packed != NULL || p->b.direct != NULL, threads, 1, &jb.pl);
   (void)ws_bytes;
   float *shared = ws;
   jb.ws = shared + jb.pl.pre_a + jb.pl.pre_b;
@@ -210,16 +218,11 @@ void nn_f32_gemm_run(const nn_kernels *k, const nn_f32_gemm_problem *p, void *ws
   nn_threadpool_parallelize(pool, gemm_tile, &jb, jb.pl.tm * jb.pl.tn);
 }
 
-/* ---- plain C microkernel (4 x 8) ---- */
+/* ---- plain C microkernels (4 x 8) ---- */
 
-void nn_f32_gemm_ukernel_4x8__scalar(size_t mr, size_t nr, size_t kc, const float *a,
-                                     const float *b, float *c, size_t ldc, const float *bias,
-                                     unsigned flags, const float *minmax) {
-  enum { MR = 4, NR = 8 };
-  float acc[MR][NR] = {{0}};
-  for (size_t k = 0; k < kc; k++, a += MR, b += NR)
-    for (int i = 0; i < MR; i++)
-      for (int j = 0; j < NR; j++) acc[i][j] += a[i] * b[j];
+/* Their epilogue: (+ C) + bias, clamp, store of the mr x nr tile. */
+static void store_scalar(const float acc[4][8], size_t mr, size_t nr, float *c, size_t ldc,
+                         const float *bias, unsigned flags, const float *minmax) {
   for (size_t i = 0; i < mr; i++)
     for (size_t j = 0; j < nr; j++) {
       float v = acc[i][j];
@@ -229,6 +232,32 @@ void nn_f32_gemm_ukernel_4x8__scalar(size_t mr, size_t nr, size_t kc, const floa
       if (flags & NN_F32_GEMM_CLAMP) v = v < minmax[0] ? minmax[0] : v > minmax[1] ? minmax[1] : v;
       c[i * ldc + j] = v;
     }
+}
+
+void nn_f32_gemm_ukernel_4x8__scalar(size_t mr, size_t nr, size_t kc, const float *a,
+                                     const float *b, float *c, size_t ldc, const float *bias,
+                                     unsigned flags, const float *minmax) {
+  enum { MR = 4, NR = 8 };
+  float acc[MR][NR] = {{0}};
+  for (size_t k = 0; k < kc; k++, a += MR, b += NR)
+    for (int i = 0; i < MR; i++)
+      for (int j = 0; j < NR; j++) acc[i][j] += a[i] * b[j];
+  store_scalar(acc, mr, nr, c, ldc, bias, flags, minmax);
+}
+
+void nn_f32_gemm_direct_ukernel_4x8__scalar(size_t mr, size_t nr, size_t kc, const float *a,
+                                            const float *b, const int32_t *koff, float *c,
+                                            size_t ldc, const float *bias, unsigned flags,
+                                            const float *minmax) {
+  enum { MR = 4, NR = 8 };
+  float panel[NR];
+  float acc[MR][NR] = {{0}};
+  for (size_t k = 0; k < kc; k++, a += MR) {
+    for (size_t j = 0; j < NR; j++) panel[j] = j < nr ? b[koff[k] + (int64_t)j] : 0.0f;
+    for (int i = 0; i < MR; i++)
+      for (int j = 0; j < NR; j++) acc[i][j] += a[i] * panel[j];
+  }
+  store_scalar(acc, mr, nr, c, ldc, bias, flags, minmax);
 }
 
 /* ---- the ref contract through a microkernel, packing on the stack ---- */

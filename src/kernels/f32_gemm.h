@@ -60,6 +60,25 @@ void nn_f32_gemm_ukernel_12x32__avx512(size_t mr, size_t nr, size_t kc, const fl
 void nn_f32_gemm_ukernel_8x8__neon(size_t mr, size_t nr, size_t kc, const float *a,
                                    const float *b, float *c, size_t ldc, const float *bias,
                                    unsigned flags, const float *minmax);
+/*
+ * Direct-B microkernel: the same tile, with row k of B read in place at b + koff[k]
+ * (nr contiguous floats) instead of from a packed panel - a convolution's zero-padded
+ * input grid, whose rows k = (c, kh, kw) are slices at fixed offsets (f32_conv.c), so
+ * B is never packed. Reads only the first nr floats of each row.
+ */
+typedef void (*nn_f32_gemm_direct_ukernel_fn)(size_t mr, size_t nr, size_t kc, const float *a,
+                                              const float *b, const int32_t *koff, float *c,
+                                              size_t ldc, const float *bias, unsigned flags,
+                                              const float *minmax);
+void nn_f32_gemm_direct_ukernel_8x32__avx512(size_t mr, size_t nr, size_t kc, const float *a,
+                                             const float *b, const int32_t *koff, float *c,
+                                             size_t ldc, const float *bias, unsigned flags,
+                                             const float *minmax);
+/* Plain C twin of the direct microkernel (4 x 8 tile; tests). */
+void nn_f32_gemm_direct_ukernel_4x8__scalar(size_t mr, size_t nr, size_t kc, const float *a,
+                                            const float *b, const int32_t *koff, float *c,
+                                            size_t ldc, const float *bias, unsigned flags,
+                                            const float *minmax);
 /* Plain C, any MR <= 8 / NR <= 16 given by the table (tests of the driver logic). */
 void nn_f32_gemm_ukernel_4x8__scalar(size_t mr, size_t nr, size_t kc, const float *a,
                                      const float *b, float *c, size_t ldc, const float *bias,
@@ -91,9 +110,11 @@ void nn_f32_pack_b__avx512(const float *B, size_t ldb, int transB, size_t k0, si
 /* ---- driver (f32_gemm.c) ---- */
 
 /*
- * One operand of the driver, in one of three forms:
+ * One operand of the driver, in one of four forms:
  *   packed != NULL: a whole packed matrix (nn_f32_pack_a/b over all of K), e.g. weights
  *                   packed at prepare;
+ *   direct != NULL: B only, read in place: B[k][j] = direct[koff[k] + j], through the
+ *                   table's f32_gemm_ukernel_direct (which must be set);
  *   pack != NULL:   a callback that packs a block, for operands that are not plain
  *                   matrices (convolution input: implicit im2col);
  *   otherwise:      a plain row-major matrix (data, ld, trans; A is scaled by alpha).
@@ -108,6 +129,8 @@ typedef struct nn_f32_gemm_operand {
   const float *data;
   size_t ld;
   int trans;
+  const float *direct;
+  const int32_t *koff;
 } nn_f32_gemm_operand;
 
 typedef struct nn_f32_gemm_problem {
@@ -122,7 +145,8 @@ typedef struct nn_f32_gemm_problem {
 } nn_f32_gemm_problem;
 
 /* Workspace bytes nn_f32_gemm_run needs for this shape with `threads` threads (the
- * blocks of the operands that are not pre-packed). k must have a ukernel. */
+ * blocks of the operands that are not pre-packed; a direct B counts as packed). k must
+ * have a ukernel. */
 size_t nn_f32_gemm_workspace(const nn_kernels *k, size_t M, size_t N, size_t K,
                              int a_packed, int b_packed, int threads);
 /*

@@ -142,7 +142,7 @@ void nn_f32_conv_pack_b(const void *ctx_, size_t j0, size_t nj, size_t k0, size_
   }
 }
 
-/* ---- stride-1 convolution input on the padded grid (see nn_f32_conv_shift_ctx) ---- */
+/* ---- convolution input on the padded (phase) grid (see nn_f32_conv_shift_ctx) ---- */
 
 /* One packed row of n <= NR floats (zero past n); constant NR lets the copy inline. */
 static inline void copy_panel_row(size_t NR, float *d, const float *src, size_t n) {
@@ -157,17 +157,11 @@ static inline void copy_panel_row(size_t NR, float *d, const float *src, size_t 
 static inline __attribute__((always_inline)) void pack_shifted(
     size_t NR, const nn_f32_conv_shift_ctx *cx, size_t j0, size_t nj, size_t k0, size_t kc,
     float *dst) {
-  const size_t plane = cx->hp * cx->wp, khw = cx->kh * cx->kw;
-  size_t kw = k0 % cx->kw, kh = (k0 / cx->kw) % cx->kh, c = k0 / khw;
   for (size_t k = 0; k < kc; k++) {
-    const float *src = cx->xp + c * plane + kh * cx->dh * cx->wp + kw * cx->dw + j0;
+    const float *src = cx->xp + cx->koff[k0 + k] + j0;
     float *d = dst + k * NR;
     for (size_t q = 0; q < nj; q += NR, d += kc * NR)
       copy_panel_row(NR, d, src + q, nj - q < NR ? nj - q : NR);
-    if (++kw == cx->kw) {
-      kw = 0;
-      if (++kh == cx->kh) kh = 0, c++;
-    }
   }
 }
 

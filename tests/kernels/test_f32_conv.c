@@ -4,7 +4,8 @@
  * every buffer: the stride-1 padded-grid ("shifted") path over widths, dilations,
  * asymmetric pads, groups and K > KC, and the fused sum (FusedConv input Z) with and
  * without a clamp on each path (pointwise, im2col GEMM, shifted, swapped, depthwise),
- * and B operands too large to pre-pack with more rows than one row tile.
+ * B operands too large to pre-pack with more rows than one row tile, and the grid with
+ * stride phases, read in place, with B packed or read by the direct microkernel.
  * Tolerance: the GEMM bound of f32_gemm.h, |err| <= 1e-6 (K + 4) sum |w x| + |b| + |z|.
  */
 #include <math.h>
@@ -149,6 +150,31 @@ static void test_sum(const nn_kernels *k, nn_threadpool *pool) {
   }
 }
 
+/* The grid with stride phases (stride > 1), the grid read in place (stride 1, no padding,
+ * one column tap) and small outputs where the grid competes with the swapped GEMM. */
+static void test_strided(const nn_kernels *k, nn_threadpool *pool) {
+  static const shape shapes[] = {
+      /* n  c   m   g  ih   iw kh kw s pt pl pb pr dil */
+      {1, 5, 9, 1, 23, 31, 3, 3, 2, 1, 1, 1, 1, 1},     /* 3x3 s2, odd sizes */
+      {1, 4, 12, 1, 24, 24, 3, 3, 2, 1, 1, 0, 0, 1},    /* 3x3 s2, pads at the start only */
+      {1, 3, 16, 1, 45, 40, 7, 7, 2, 3, 3, 3, 3, 1},    /* 7x7 s2 (ResNet stem) */
+      {1, 12, 20, 1, 14, 15, 1, 1, 2, 0, 0, 0, 0, 1},   /* 1x1 s2 (downsample) */
+      {1, 4, 6, 1, 26, 29, 5, 5, 3, 2, 1, 2, 2, 1},     /* 5x5 s3, asymmetric pads */
+      {1, 4, 7, 1, 30, 33, 3, 3, 2, 2, 2, 2, 2, 2},     /* s2 with dilation 2 */
+      {2, 6, 6, 2, 17, 19, 3, 3, 2, 1, 1, 1, 1, 1},     /* s2 grouped, batch 2 */
+      {1, 9, 11, 1, 30, 12, 7, 1, 1, 0, 0, 0, 0, 1},    /* 7x1, no pad: read in place */
+      {1, 33, 70, 1, 9, 10, 1, 1, 1, 0, 0, 0, 0, 1},    /* pointwise in place */
+      {1, 64, 40, 1, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1},     /* 7x7 output, K = 576 */
+      {1, 96, 36, 1, 14, 14, 3, 3, 2, 1, 1, 1, 1, 1},   /* 7x7 output of s2, K = 864 */
+      {1, 320, 50, 1, 7, 7, 1, 1, 1, 0, 0, 0, 0, 1},    /* pointwise 7x7, K = 320 */
+      {1, 2, 3, 1, 5, 5, 3, 3, 2, 0, 0, 0, 0, 1},       /* 2x2 output */
+  };
+  for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+    one_case(k, pool, &shapes[i], 0, 0);
+    one_case(k, pool, &shapes[i], 1, 1);
+  }
+}
+
 /* B too large to pack whole (K x N > 2M floats) and M > MC: tiles take all rows. */
 static void test_rows_all(const nn_kernels *k, nn_threadpool *pool) {
   static const shape shapes[] = {
@@ -171,6 +197,14 @@ int main(void) {
   g_level = "scalar";
   test_shifted(&sk, pool2);
   test_sum(&sk, NULL);
+  test_strided(&sk, pool2);
+  /* ... and with B read in place by the plain-C direct microkernel */
+  sk.f32_gemm_ukernel_direct = nn_f32_gemm_direct_ukernel_4x8__scalar;
+  g_level = "scalar-direct";
+  test_shifted(&sk, pool2);
+  test_sum(&sk, NULL);
+  test_strided(&sk, NULL);
+  test_rows_all(&sk, pool2);
   const char *only = getenv("NNOPT_ISA"); /* restrict to one level when set */
   for (size_t l = 0; l < sizeof levels / sizeof *levels; l++) {
     nn_kernels k;
@@ -183,6 +217,8 @@ int main(void) {
     test_shifted(&k, pool2);
     test_sum(&k, NULL);
     test_sum(&k, pool2);
+    test_strided(&k, NULL);
+    test_strided(&k, pool2);
     test_rows_all(&k, l & 1 ? pool2 : NULL);
   }
   nn_threadpool_destroy(pool2);

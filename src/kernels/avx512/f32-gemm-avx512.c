@@ -4,26 +4,14 @@
  * Column tails use masked loads/stores, so the kernel never touches C past nr.
  */
 #include <immintrin.h>
+#include <stdint.h>
 
 #include "kernels/f32_gemm.h"
 
-static inline __attribute__((always_inline)) void gemm_mrx32(
-    const size_t MR, size_t mr, size_t nr, size_t kc, const float *a, const float *b,
-    float *c, size_t ldc, const float *bias, unsigned flags, const float *minmax) {
-  __m512 acc0[16], acc1[16];
-#pragma GCC unroll 16
-  for (size_t i = 0; i < MR; i++) acc0[i] = acc1[i] = _mm512_setzero_ps();
-  for (size_t k = 0; k < kc; k++) {
-    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-#pragma GCC unroll 16
-    for (size_t i = 0; i < MR; i++) {
-      const __m512 ai = _mm512_set1_ps(a[i]);
-      acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
-      acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
-    }
-    a += MR;
-    b += 32;
-  }
+/* The epilogue of a tile: (+ C) + bias, clamp, masked store of mr rows x nr columns. */
+static inline __attribute__((always_inline)) void store_tile(
+    const size_t MR, size_t mr, size_t nr, const __m512 *acc0, const __m512 *acc1, float *c,
+    size_t ldc, const float *bias, unsigned flags, const float *minmax) {
   const __mmask16 m0 = nr >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nr) - 1);
   const __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff
                        : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1)
@@ -65,6 +53,26 @@ static inline __attribute__((always_inline)) void gemm_mrx32(
   }
 }
 
+static inline __attribute__((always_inline)) void gemm_mrx32(
+    const size_t MR, size_t mr, size_t nr, size_t kc, const float *a, const float *b,
+    float *c, size_t ldc, const float *bias, unsigned flags, const float *minmax) {
+  __m512 acc0[16], acc1[16];
+#pragma GCC unroll 16
+  for (size_t i = 0; i < MR; i++) acc0[i] = acc1[i] = _mm512_setzero_ps();
+  for (size_t k = 0; k < kc; k++) {
+    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 16
+    for (size_t i = 0; i < MR; i++) {
+      const __m512 ai = _mm512_set1_ps(a[i]);
+      acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+      acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+    }
+    a += MR;
+    b += 32;
+  }
+  store_tile(MR, mr, nr, acc0, acc1, c, ldc, bias, flags, minmax);
+}
+
 void nn_f32_gemm_ukernel_8x32__avx512(size_t mr, size_t nr, size_t kc, const float *a,
                                       const float *b, float *c, size_t ldc,
                                       const float *bias, unsigned flags,
@@ -77,4 +85,55 @@ void nn_f32_gemm_ukernel_12x32__avx512(size_t mr, size_t nr, size_t kc, const fl
                                        const float *bias, unsigned flags,
                                        const float *minmax) {
   gemm_mrx32(12, mr, nr, kc, a, b, c, ldc, bias, flags, minmax);
+}
+
+/*
+ * Direct-B variant (f32_gemm.h, nn_f32_gemm_direct_ukernel_fn): row k of the B panel is
+ * read in place at b + koff[k] (a convolution's padded input grid), so B is never
+ * packed. nr < 32 reads only the first nr columns (masked loads never fault).
+ */
+static inline __attribute__((always_inline)) void gemm_mrx32_direct(
+    const size_t MR, size_t mr, size_t nr, size_t kc, const float *a, const float *b,
+    const int32_t *koff, float *c, size_t ldc, const float *bias, unsigned flags,
+    const float *minmax) {
+  __m512 acc0[16], acc1[16];
+#pragma GCC unroll 16
+  for (size_t i = 0; i < MR; i++) acc0[i] = acc1[i] = _mm512_setzero_ps();
+  const __mmask16 m0 = nr >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nr) - 1);
+  const __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff
+                       : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1)
+                                 : (__mmask16)0;
+  if (nr == 32) {
+    for (size_t k = 0; k < kc; k++) {
+      const float *bk = b + koff[k];
+      const __m512 b0 = _mm512_loadu_ps(bk), b1 = _mm512_loadu_ps(bk + 16);
+#pragma GCC unroll 16
+      for (size_t i = 0; i < MR; i++) {
+        const __m512 ai = _mm512_set1_ps(a[i]);
+        acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+        acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+      }
+      a += MR;
+    }
+  } else {
+    for (size_t k = 0; k < kc; k++) {
+      const float *bk = b + koff[k];
+      const __m512 b0 = _mm512_maskz_loadu_ps(m0, bk), b1 = _mm512_maskz_loadu_ps(m1, bk + 16);
+#pragma GCC unroll 16
+      for (size_t i = 0; i < MR; i++) {
+        const __m512 ai = _mm512_set1_ps(a[i]);
+        acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+        acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+      }
+      a += MR;
+    }
+  }
+  store_tile(MR, mr, nr, acc0, acc1, c, ldc, bias, flags, minmax);
+}
+
+void nn_f32_gemm_direct_ukernel_8x32__avx512(size_t mr, size_t nr, size_t kc, const float *a,
+                                             const float *b, const int32_t *koff, float *c,
+                                             size_t ldc, const float *bias, unsigned flags,
+                                             const float *minmax) {
+  gemm_mrx32_direct(8, mr, nr, kc, a, b, koff, c, ldc, bias, flags, minmax);
 }

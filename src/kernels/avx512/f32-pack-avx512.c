@@ -151,8 +151,8 @@ void nn_f32_conv_pack_b__avx512(const void *ctx_, size_t j0, size_t nj, size_t k
     conv_pack(2, ctx, j0, nj, k0, kc, nr, dst);
 }
 
-/* Stride-1 convolution rows on the padded grid: each packed row of a panel is a plain
- * copy of nr floats (masked for the last panel's columns past nj). */
+/* Convolution rows on the padded grid: each packed row of a panel is a plain copy of
+ * nr floats (masked for the last panel's columns past nj). */
 void nn_f32_conv_pack_b_shifted__avx512(const void *ctx_, size_t j0, size_t nj, size_t k0,
                                         size_t kc, size_t nr, float *dst) {
   const nn_f32_conv_shift_ctx *cx = ctx_;
@@ -160,10 +160,8 @@ void nn_f32_conv_pack_b_shifted__avx512(const void *ctx_, size_t j0, size_t nj, 
     nn_f32_conv_pack_b_shifted(ctx_, j0, nj, k0, kc, nr, dst);
     return;
   }
-  const size_t plane = cx->hp * cx->wp;
-  size_t kw = k0 % cx->kw, kh = (k0 / cx->kw) % cx->kh, c = k0 / (cx->kh * cx->kw);
   for (size_t k = 0; k < kc; k++) {
-    const float *src = cx->xp + c * plane + kh * cx->dh * cx->wp + kw * cx->dw + j0;
+    const float *src = cx->xp + cx->koff[k0 + k] + j0;
     float *d = dst + k * nr;
     for (size_t q = 0; q < nj; q += nr, d += kc * nr) {
       const long long cols = (long long)(nj - q);
@@ -171,10 +169,6 @@ void nn_f32_conv_pack_b_shifted__avx512(const void *ctx_, size_t j0, size_t nj, 
         const __mmask16 m = bits16(0, cols - (long long)v);
         _mm512_storeu_ps(d + v, _mm512_maskz_loadu_ps(m, src + q + v));
       }
-    }
-    if (++kw == cx->kw) {
-      kw = 0;
-      if (++kh == cx->kh) kh = 0, c++;
     }
   }
 }
