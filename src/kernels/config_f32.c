@@ -58,6 +58,8 @@ void nn_kernels_init_f32(nn_kernels *k, nn_isa isa) {
 #if NN_F32_AVX512_MR == 8
     k->f32_gemm_ukernel_direct = nn_f32_gemm_direct_ukernel_8x32__avx512;
 #endif
+    k->f32_gemm_ukernel_direct_a = nn_f32_gemm_direct_a_ukernel_7x32__avx512;
+    k->f32_gemm_direct_a_mr = 7;
     k->f32_dwconv3x3[0] = nn_f32_dwconv3x3s1__avx512;
     k->f32_dwconv3x3[1] = nn_f32_dwconv3x3s2__avx512;
     k->f32_pack_b = nn_f32_pack_b__avx512;

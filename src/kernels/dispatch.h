@@ -56,6 +56,13 @@ typedef struct nn_kernels {
   void (*f32_gemm_ukernel_direct)(size_t mr, size_t nr, size_t kc, const float *a,
                                   const float *b, const int32_t *koff, float *c, size_t ldc,
                                   const float *bias, unsigned flags, const float *minmax);
+  /* ... and reading A rows in place (f32_gemm.h), tile f32_gemm_direct_a_mr x f32_gemm_nr
+   * (NULL: conv keeps im2col packing for positions-as-rows GEMMs). */
+  void (*f32_gemm_ukernel_direct_a)(size_t mr, size_t nr, size_t kc, const float *a,
+                                    const int32_t *koff, const float *b, float *c,
+                                    size_t ldc, const float *bias, unsigned flags,
+                                    const float *minmax);
+  unsigned f32_gemm_direct_a_mr;
   /* Depthwise 3x3 convolution of one NCHW plane, [0] stride 1, [1] stride 2
    * (f32_conv.h); reference twin: nn_f32_conv__ref with group == channels. */
   void (*f32_dwconv3x3[2])(size_t ih, size_t iw, size_t oh, size_t ow, size_t pad_top,

@@ -34,6 +34,9 @@ struct nn_f32_conv_plan {
    * channel's rows are compacted to ow columns (wide != 0: wp > ow). */
   size_t hp, wp, nphy, nphx;
   int copy, wide, direct;
+  /* with swap: positions as rows read in place by the direct-A microkernel into the
+   * workspace, then transposed into the output */
+  int swap_direct;
   int32_t *koff;
 };
 
@@ -151,18 +154,33 @@ nn_f32_conv_plan *nn_f32_conv_plan_create(const nn_kernels *k, const nn_conv_par
   pl->swap = pl->out_sz && pl->mg && pl->out_sz <= 1024 && pl->kk >= 512 &&
              fill_t < 0.95 * fill;
   const int direct = k->f32_gemm_ukernel_direct != NULL;
-  if ((pl->path == PATH_GEMM || (direct && pl->path == PATH_POINTWISE)) &&
-      shifted_ok(p, direct)) {
+  const int direct_a = k->f32_gemm_ukernel_direct_a != NULL;
+  if ((pl->path == PATH_GEMM || ((direct || direct_a) && pl->path == PATH_POINTWISE)) &&
+      shifted_ok(p, direct || direct_a)) {
     size_t hp, wp;
     grid_dims(p, &hp, &wp);
+    const size_t ow = (size_t)p->out[2], amr = k->f32_gemm_direct_a_mr;
+    /* lanes per useful output: B read in place (positions as columns on the wp-wide
+     * grid, dropped columns included), A read in place (positions as rows, tiles
+     * within an output row; the transpose back costs about 32 MACs per output) */
+    const double fill_g = (double)(((size_t)p->out[1] * wp + nr - 1) / nr * nr) /
+                          (double)pl->out_sz * (double)((pl->mg + mr - 1) / mr * mr) /
+                          (double)pl->mg;
+    const double fill_a = direct_a && (wp == ow || ow % amr == 0)
+                              ? (double)((pl->out_sz + amr - 1) / amr * amr) /
+                                    (double)pl->out_sz * (double)((pl->mg + nr - 1) / nr * nr) /
+                                    (double)pl->mg * (1.0 + 32.0 / (double)pl->kk)
+                              : 1e30;
     /* read in place, the grid beats the swapped GEMM (im2col packing, transpose) unless it
      * computes many more lanes (measured: 7x7 outputs, 64 lanes for 49, still win) */
-    const double fill_g = (double)(((size_t)p->out[1] * wp + nr - 1) / nr * nr) /
-                          (double)pl->out_sz;
-    if (!pl->swap || (direct && fill_g <= 1.2 * fill_t)) {
-      const int g = grid_setup(pl, direct);
+    const int use_a = fill_a < 0.97 * (direct ? fill_g : 1e30) && fill_a < 1e29;
+    if (use_a || (direct && (!pl->swap || fill_g <= 1.2 * fill_t))) {
+      const int g = grid_setup(pl, !use_a);
       if (g < 0) goto fail;
-      if (g > 0) pl->swap = 0;
+      if (g > 0) {
+        pl->swap = use_a; /* weights packed as B for positions as rows */
+        pl->swap_direct = use_a;
+      }
     }
   }
   pl->wg = pl->swap ? nn_f32_packed_b_size(pl->kk, pl->mg, nr)
@@ -244,6 +262,8 @@ static size_t shift_out_floats(const nn_f32_conv_plan *pl) {
 
 size_t nn_f32_conv_plan_workspace(const nn_f32_conv_plan *pl, int threads) {
   if (pl->path == PATH_DW3X3) return 0;
+  if (pl->path == PATH_SHIFTED && pl->swap_direct)
+    return (shift_in_floats(pl) + (pl->out_sz * pl->mg + 15) / 16 * 16) * sizeof(float);
   if (pl->path == PATH_SHIFTED)
     return (shift_in_floats(pl) + shift_out_floats(pl)) * sizeof(float) +
            nn_f32_gemm_workspace(&pl->k, pl->mg, (size_t)pl->p.out[1] * pl->wp, pl->kk, 1,
@@ -476,6 +496,25 @@ static void run_shifted(const nn_f32_conv_plan *pl, const float *xg, const float
     nn_threadpool_parallelize(pool, shift_pad_channel, &sj, pl->cg);
     /* the slack past the last plane is only read for dropped columns; keep it defined */
     for (size_t q = pl->cg * pl->nphy * pl->nphx * pl->hp * pl->wp; q < fin; q++) xp[q] = 0.0f;
+  }
+  if (pl->swap_direct) {
+    float *tt = (float *)ws + fin;
+    nn_f32_gemm_problem gp = {.M = pl->out_sz, .N = pl->mg, .K = pl->kk, .alpha = 1.0f,
+                              .c = tt, .ldc = pl->mg, .bias = pl->bias + g * pl->mg,
+                              .flags = NN_F32_GEMM_BIAS_COL |
+                                       (pl->clamp && !zg ? NN_F32_GEMM_CLAMP : 0),
+                              .min = pl->minmax[0], .max = pl->minmax[1]};
+    gp.a.direct = xp;
+    gp.a.koff = pl->koff;
+    gp.a.row_w = (size_t)p->out[2];
+    gp.a.row_stride = pl->wp;
+    gp.b.packed = pl->w + g * pl->wg;
+    nn_f32_gemm_run(&pl->k, &gp, NULL, 0, pool);
+    if (zg)
+      transpose_sum(tt, pl->out_sz, pl->mg, zg, pl->clamp ? pl->minmax : NULL, yg);
+    else
+      transpose(tt, pl->out_sz, pl->mg, yg);
+    return;
   }
   if (zg) { /* the GEMM accumulates onto the fused sum */
     if (pl->wide) {

@@ -83,6 +83,7 @@ typedef struct job {
   const nn_f32_gemm_problem *p;
   nn_f32_gemm_ukernel_fn uk;
   nn_f32_gemm_direct_ukernel_fn uk_direct;
+  nn_f32_gemm_direct_a_ukernel_fn uk_direct_a;
   pack_b_fn pack_b;
   plan pl;
   float *ws;
@@ -102,7 +103,10 @@ static void gemm_tile(void *ctx, size_t thread, size_t task) {
     const size_t kc = min_sz(pl->kc, K - k0);
     const float *abase, *bbase;
     size_t astride, bstride; /* floats between consecutive panels */
-    if (p->a.packed) {
+    if (p->a.direct) {
+      abase = NULL; /* each panel's rows are found by rowoff (below) */
+      astride = 0;
+    } else if (p->a.packed) {
       abase = p->a.packed + i0 * K + k0 * mr; /* panel i0/mr starts at (i0/mr)*mr*K */
       astride = mr * K;
     } else {
@@ -140,7 +144,12 @@ static void gemm_tile(void *ctx, size_t thread, size_t task) {
         const float *bias = (fl & NN_F32_GEMM_BIAS_ROW)   ? p->bias + i0 + ip
                             : (fl & NN_F32_GEMM_BIAS_COL) ? p->bias + j0 + jp
                                                           : NULL;
-        if (p->b.direct)
+        if (p->a.direct) {
+          const size_t i = i0 + ip;
+          const float *ai = p->a.direct + (i / p->a.row_w) * p->a.row_stride + i % p->a.row_w;
+          jb->uk_direct_a(m, min_sz(nr, nj - jp), kc, ai, p->a.koff + k0,
+                          bbase + (jp / nr) * bstride, crow + jp, p->ldc, bias, fl, mm);
+        } else if (p->b.direct)
           jb->uk_direct(m, min_sz(nr, nj - jp), kc, ap, bbase + jp, p->b.koff + k0, crow + jp,
                         p->ldc, bias, fl, mm);
         else
@@ -189,8 +198,10 @@ void nn_f32_gemm_run(const nn_kernels *k, const nn_f32_gemm_problem *p, void *ws
   const int threads = nn_threadpool_size(pool);
   nn_f32_gemm_problem q = *p;
   job jb = {.p = &q, .uk = k->f32_gemm_ukernel, .uk_direct = k->f32_gemm_ukernel_direct,
+            .uk_direct_a = k->f32_gemm_ukernel_direct_a,
             .pack_b = k->f32_pack_b ? k->f32_pack_b : nn_f32_pack_b};
-  make_plan(k->f32_gemm_mr, k->f32_gemm_nr, p->M, p->N, p->K, p->a.packed != NULL,
+  make_plan(p->a.direct ? k->f32_gemm_direct_a_mr : k->f32_gemm_mr, k->f32_gemm_nr, p->M, p->N,
+            p->K, p->a.packed != NULL || p->a.direct != NULL,
             p->b.packed != NULL || p->b.direct != NULL, threads, 1, &jb.pl);
   (void)ws_bytes;
   float *shared = ws;
@@ -220,7 +231,7 @@ void nn_f32_gemm_run(const nn_kernels *k, const nn_f32_gemm_problem *p, void *ws
 
 /* ---- plain C microkernels (4 x 8) ---- */
 
-/* Their epilogue: (+ C) + bias, clamp, store of the mr x nr tile. */
+/* Their epilogue: (+ C) + bias, clamp, store of the mr x nr tile (mr <= 4). */
 static void store_scalar(const float acc[4][8], size_t mr, size_t nr, float *c, size_t ldc,
                          const float *bias, unsigned flags, const float *minmax) {
   for (size_t i = 0; i < mr; i++)
@@ -257,6 +268,18 @@ void nn_f32_gemm_direct_ukernel_4x8__scalar(size_t mr, size_t nr, size_t kc, con
     for (int i = 0; i < MR; i++)
       for (int j = 0; j < NR; j++) acc[i][j] += a[i] * panel[j];
   }
+  store_scalar(acc, mr, nr, c, ldc, bias, flags, minmax);
+}
+
+void nn_f32_gemm_direct_a_ukernel_3x8__scalar(size_t mr, size_t nr, size_t kc, const float *a,
+                                              const int32_t *koff, const float *b, float *c,
+                                              size_t ldc, const float *bias, unsigned flags,
+                                              const float *minmax) {
+  enum { NR = 8 }; /* MR = 3: rows past mr are never read */
+  float acc[4][8] = {{0}};
+  for (size_t k = 0; k < kc; k++, b += NR)
+    for (size_t i = 0; i < mr; i++)
+      for (int j = 0; j < NR; j++) acc[i][j] += a[koff[k] + (int64_t)i] * b[j];
   store_scalar(acc, mr, nr, c, ldc, bias, flags, minmax);
 }
 

@@ -74,6 +74,24 @@ void nn_f32_gemm_direct_ukernel_8x32__avx512(size_t mr, size_t nr, size_t kc, co
                                              const float *b, const int32_t *koff, float *c,
                                              size_t ldc, const float *bias, unsigned flags,
                                              const float *minmax);
+/*
+ * Direct-A microkernel: A[i][k] = a[koff[k] + i] (mr consecutive floats of row k, e.g. mr
+ * output positions of one row on a convolution grid), B a packed panel. Its own tile
+ * (table: f32_gemm_direct_a_mr x f32_gemm_nr).
+ */
+typedef void (*nn_f32_gemm_direct_a_ukernel_fn)(size_t mr, size_t nr, size_t kc,
+                                                const float *a, const int32_t *koff,
+                                                const float *b, float *c, size_t ldc,
+                                                const float *bias, unsigned flags,
+                                                const float *minmax);
+void nn_f32_gemm_direct_a_ukernel_7x32__avx512(size_t mr, size_t nr, size_t kc, const float *a,
+                                               const int32_t *koff, const float *b, float *c,
+                                               size_t ldc, const float *bias, unsigned flags,
+                                               const float *minmax);
+void nn_f32_gemm_direct_a_ukernel_3x8__scalar(size_t mr, size_t nr, size_t kc, const float *a,
+                                              const int32_t *koff, const float *b, float *c,
+                                              size_t ldc, const float *bias, unsigned flags,
+                                              const float *minmax);
 /* Plain C twin of the direct microkernel (4 x 8 tile; tests). */
 void nn_f32_gemm_direct_ukernel_4x8__scalar(size_t mr, size_t nr, size_t kc, const float *a,
                                             const float *b, const int32_t *koff, float *c,
@@ -113,8 +131,12 @@ void nn_f32_pack_b__avx512(const float *B, size_t ldb, int transB, size_t k0, si
  * One operand of the driver, in one of four forms:
  *   packed != NULL: a whole packed matrix (nn_f32_pack_a/b over all of K), e.g. weights
  *                   packed at prepare;
- *   direct != NULL: B only, read in place: B[k][j] = direct[koff[k] + j], through the
- *                   table's f32_gemm_ukernel_direct (which must be set);
+ *   direct != NULL: read in place through 32-bit offsets koff, with the table's direct
+ *                   microkernels (which must be set): B[k][j] = direct[koff[k] + j];
+ *                   A[i][k] = direct[koff[k] + (i / row_w) * row_stride + i % row_w]
+ *                   (rows = positions of row_w-wide output rows on a row_stride-wide
+ *                   grid; row tiles never straddle two output rows, so row_w must be
+ *                   a multiple of the direct-A tile unless row_w == row_stride);
  *   pack != NULL:   a callback that packs a block, for operands that are not plain
  *                   matrices (convolution input: implicit im2col);
  *   otherwise:      a plain row-major matrix (data, ld, trans; A is scaled by alpha).
@@ -131,6 +153,7 @@ typedef struct nn_f32_gemm_operand {
   int trans;
   const float *direct;
   const int32_t *koff;
+  size_t row_w, row_stride; /* direct A only */
 } nn_f32_gemm_operand;
 
 typedef struct nn_f32_gemm_problem {

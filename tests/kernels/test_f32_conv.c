@@ -151,7 +151,8 @@ static void test_sum(const nn_kernels *k, nn_threadpool *pool) {
 }
 
 /* The grid with stride phases (stride > 1), the grid read in place (stride 1, no padding,
- * one column tap) and small outputs where the grid competes with the swapped GEMM. */
+ * one column tap) and small outputs where the grid competes with the swapped GEMM and with
+ * positions as rows read in place (direct A). */
 static void test_strided(const nn_kernels *k, nn_threadpool *pool) {
   static const shape shapes[] = {
       /* n  c   m   g  ih   iw kh kw s pt pl pb pr dil */
@@ -168,6 +169,11 @@ static void test_strided(const nn_kernels *k, nn_threadpool *pool) {
       {1, 96, 36, 1, 14, 14, 3, 3, 2, 1, 1, 1, 1, 1},   /* 7x7 output of s2, K = 864 */
       {1, 320, 50, 1, 7, 7, 1, 1, 1, 0, 0, 0, 0, 1},    /* pointwise 7x7, K = 320 */
       {1, 2, 3, 1, 5, 5, 3, 3, 2, 0, 0, 0, 0, 1},       /* 2x2 output */
+      {1, 70, 64, 1, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1},     /* positions as rows, read in place */
+      {1, 50, 96, 1, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1},   /* ... 14x14, tiles of half rows */
+      {1, 40, 64, 1, 14, 13, 3, 3, 2, 1, 1, 1, 1, 1},   /* ... of a stride-2 grid */
+      {1, 300, 64, 1, 6, 6, 1, 1, 1, 0, 0, 0, 0, 1},    /* ... pointwise, a short last tile */
+      {2, 90, 40, 2, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1},     /* ... grouped, batch 2 */
   };
   for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
     one_case(k, pool, &shapes[i], 0, 0);
@@ -200,6 +206,8 @@ int main(void) {
   test_strided(&sk, pool2);
   /* ... and with B read in place by the plain-C direct microkernel */
   sk.f32_gemm_ukernel_direct = nn_f32_gemm_direct_ukernel_4x8__scalar;
+  sk.f32_gemm_ukernel_direct_a = nn_f32_gemm_direct_a_ukernel_3x8__scalar;
+  sk.f32_gemm_direct_a_mr = 3;
   g_level = "scalar-direct";
   test_shifted(&sk, pool2);
   test_sum(&sk, NULL);

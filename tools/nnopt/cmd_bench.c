@@ -2,7 +2,8 @@
  * cmd_bench.c - `nnopt bench`: latency of a model on given (or generated) inputs:
  * warm-up runs, then timed runs one by one (nn_session_benchmark) reported as median,
  * p90, mean and min, CPU time per run and the peak resident memory of the process;
- * --optimize applies the graph rewrites first (BN folding, Conv+Relu/Clip fusion).
+ * --optimize applies the graph rewrites first (BN folding, Conv+Relu/Clip fusion);
+ * --profile adds time per op type and the --top N (15) slowest nodes.
  * The numbers that bench/compare_latency.sh sets against ONNX Runtime.
  */
 #include <stdio.h>
@@ -74,7 +75,8 @@ static nn_status fill_missing(nn_session *s, cli_inputs *in) {
 
 int cmd_bench(int argc, char **argv) {
   const char *model_path = NULL;
-  int threads = 1, runs = 20, warmup = 3, json = 0, optimize = 0, profile = 0, rc = CLI_OK;
+  int threads = 1, runs = 20, warmup = 3, json = 0, optimize = 0, profile = 0, top = 15;
+  int rc = CLI_OK;
   cli_inputs in = {0};
   nn_model *m = NULL;
   nn_session *s = NULL;
@@ -86,7 +88,8 @@ int cmd_bench(int argc, char **argv) {
         rc = cli_fail(st);
         goto done;
       }
-    } else if ((!strcmp(a, "--threads") || !strcmp(a, "--runs") || !strcmp(a, "--warmup")) &&
+    } else if ((!strcmp(a, "--threads") || !strcmp(a, "--runs") || !strcmp(a, "--warmup") ||
+                !strcmp(a, "--top")) &&
                i + 1 < argc) {
       char *end;
       long v = strtol(argv[++i], &end, 10);
@@ -96,6 +99,7 @@ int cmd_bench(int argc, char **argv) {
       }
       if (!strcmp(a, "--threads")) threads = (int)v;
       else if (!strcmp(a, "--runs")) runs = (int)v;
+      else if (!strcmp(a, "--top")) top = (int)v;
       else warmup = (int)v;
     } else if (!strcmp(a, "--json")) {
       json = 1;
@@ -155,7 +159,7 @@ int cmd_bench(int argc, char **argv) {
            model_path, r.median_ms, r.p90_ms, r.mean_ms, r.min_ms, cpu_ms, r.runs, threads,
            threads == 1 ? "" : "s", isa, (double)rss_kb / 1024.0);
   if (profile && (st = nn_session_profile(s, in.count, (const char *const *)in.names,
-                                          in.arrays, runs, 15, json ? stderr : stdout)))
+                                          in.arrays, runs, top, json ? stderr : stdout)))
     rc = cli_fail(st);
 done:
   nn_session_free(s);

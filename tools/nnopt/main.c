@@ -27,7 +27,8 @@ static const command g_commands[] = {
      "IN -o OUT [--lower-qdq]: fold constants, remove dead nodes, record shapes"},
     {"ops", cmd_ops, ": list the ops the runtime supports"},
     {"bench", cmd_bench,
-     "MODEL [--input NAME=FILE] [--threads N] [--runs N] [--warmup N] [--optimize] [--json]"},
+     "MODEL [--input NAME=FILE] [--threads N] [--runs N] [--warmup N] [--optimize]\n"
+     "               [--profile [--top N]] [--json]"},
     {"eval", cmd_eval,
      "MODEL --data SPEC --metric top1|top5|accuracy|f1|miou|cer|vad-f1 [--limit N] [--json]"},
     {"conformance", cmd_conformance,

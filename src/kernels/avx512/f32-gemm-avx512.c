@@ -137,3 +137,49 @@ void nn_f32_gemm_direct_ukernel_8x32__avx512(size_t mr, size_t nr, size_t kc, co
                                              const float *minmax) {
   gemm_mrx32_direct(8, mr, nr, kc, a, b, koff, c, ldc, bias, flags, minmax);
 }
+
+/*
+ * Direct-A variant (f32_gemm.h, nn_f32_gemm_direct_a_ukernel_fn): A[i][k] = a[koff[k] + i],
+ * mr consecutive values of a convolution's input grid (mr output positions of one row),
+ * B a packed panel (weights), so a convolution with positions as rows packs nothing.
+ */
+static inline __attribute__((always_inline)) void gemm_mrx32_direct_a(
+    const size_t MR, size_t mr, size_t nr, size_t kc, const float *a, const int32_t *koff,
+    const float *b, float *c, size_t ldc, const float *bias, unsigned flags,
+    const float *minmax) {
+  __m512 acc0[16], acc1[16];
+#pragma GCC unroll 16
+  for (size_t i = 0; i < MR; i++) acc0[i] = acc1[i] = _mm512_setzero_ps();
+  if (mr == MR) {
+    for (size_t k = 0; k < kc; k++, b += 32) {
+      const float *ak = a + koff[k];
+      const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 16
+      for (size_t i = 0; i < MR; i++) {
+        const __m512 ai = _mm512_set1_ps(ak[i]);
+        acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+        acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+      }
+    }
+  } else { /* the last rows: never read past row mr - 1 */
+    for (size_t k = 0; k < kc; k++, b += 32) {
+      const float *ak = a + koff[k];
+      const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 16
+      for (size_t i = 0; i < MR; i++) {
+        if (i >= mr) break;
+        const __m512 ai = _mm512_set1_ps(ak[i]);
+        acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+        acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+      }
+    }
+  }
+  store_tile(MR, mr, nr, acc0, acc1, c, ldc, bias, flags, minmax);
+}
+
+void nn_f32_gemm_direct_a_ukernel_7x32__avx512(size_t mr, size_t nr, size_t kc, const float *a,
+                                               const int32_t *koff, const float *b, float *c,
+                                               size_t ldc, const float *bias, unsigned flags,
+                                               const float *minmax) {
+  gemm_mrx32_direct_a(7, mr, nr, kc, a, koff, b, c, ldc, bias, flags, minmax);
+}
