@@ -277,16 +277,6 @@ size_t nn_f32_conv_plan_workspace(const nn_f32_conv_plan *pl, int threads) {
   return nn_f32_gemm_workspace(&pl->k, pl->mg, pl->out_sz, pl->kk, 1, 0, threads);
 }
 
-/* y (m x n) = t^T, t being n x m (row-major both), in 32 x 32 blocks. */
-static void transpose(const float *t, size_t n, size_t m, float *y) {
-  for (size_t i0 = 0; i0 < m; i0 += 32)
-    for (size_t j0 = 0; j0 < n; j0 += 32) {
-      const size_t i1 = i0 + 32 < m ? i0 + 32 : m, j1 = j0 + 32 < n ? j0 + 32 : n;
-      for (size_t i = i0; i < i1; i++)
-        for (size_t j = j0; j < j1; j++) y[i * n + j] = t[j * m + i];
-    }
-}
-
 /* Two selects in the operand order of maxss/minss, so no data-dependent branch (Relu
  * outputs flip sign at random); a NaN v stays NaN. */
 static inline float clampf(float v, const float *mm) {
@@ -294,18 +284,39 @@ static inline float clampf(float v, const float *mm) {
   return mm[1] < v ? mm[1] : v;
 }
 
-/* y = clamp(t^T + z) (no clamp when mm is NULL), shapes as transpose(). */
-static void transpose_sum(const float *t, size_t n, size_t m, const float *z, const float *mm,
-                          float *y) {
-  for (size_t i0 = 0; i0 < m; i0 += 32)
-    for (size_t j0 = 0; j0 < n; j0 += 32) {
-      const size_t i1 = i0 + 32 < m ? i0 + 32 : m, j1 = j0 + 32 < n ? j0 + 32 : n;
-      for (size_t i = i0; i < i1; i++)
-        for (size_t j = j0; j < j1; j++) {
-          const float v = t[j * m + i] + z[i * n + j];
-          y[i * n + j] = mm ? clampf(v, mm) : v;
-        }
+/* y (m x n) = t^T, t being n x m (row-major both), or clamp(t^T + z) with a fused sum z
+ * (m x n; no clamp when mm is NULL): one task per block of 32 rows of y, 32 x 32 blocks. */
+typedef struct transpose_job {
+  const float *t, *z, *mm;
+  float *y;
+  size_t n, m;
+} transpose_job;
+
+static void transpose_rows(void *ctx, size_t thread, size_t task) {
+  const transpose_job *j = ctx;
+  const size_t n = j->n, m = j->m, i0 = task * 32, i1 = i0 + 32 < m ? i0 + 32 : m;
+  (void)thread;
+  for (size_t j0 = 0; j0 < n; j0 += 32) {
+    const size_t j1 = j0 + 32 < n ? j0 + 32 : n;
+    for (size_t i = i0; i < i1; i++) {
+      float *yi = j->y + i * n;
+      if (!j->z) {
+        for (size_t q = j0; q < j1; q++) yi[q] = j->t[q * m + i];
+        continue;
+      }
+      const float *zi = j->z + i * n;
+      for (size_t q = j0; q < j1; q++) {
+        const float v = j->t[q * m + i] + zi[q];
+        yi[q] = j->mm ? clampf(v, j->mm) : v;
+      }
     }
+  }
+}
+
+static void transpose_back(const float *t, size_t n, size_t m, const float *z, const float *mm,
+                           float *y, nn_threadpool *pool) {
+  transpose_job j = {t, z, mm, y, n, m};
+  nn_threadpool_parallelize(pool, transpose_rows, &j, (m + 31) / 32);
 }
 
 /* y[i] = clamp(y[i] + z[i]) (no clamp when mm is NULL), n values. */
@@ -338,10 +349,7 @@ static void run_swapped(const nn_f32_conv_plan *pl, const float *xg, const float
     gp.a.ctx = &pc;
   }
   nn_f32_gemm_run(&pl->k, &gp, t + tf, ws_bytes - tf * sizeof(float), pool);
-  if (zg)
-    transpose_sum(t, pl->out_sz, pl->mg, zg, pl->clamp ? pl->minmax : NULL, yg);
-  else
-    transpose(t, pl->out_sz, pl->mg, yg);
+  transpose_back(t, pl->out_sz, pl->mg, zg, pl->clamp ? pl->minmax : NULL, yg, pool);
 }
 
 static int64_t floor_div(int64_t a, int64_t b) { /* b > 0 */
@@ -510,10 +518,7 @@ static void run_shifted(const nn_f32_conv_plan *pl, const float *xg, const float
     gp.a.row_stride = pl->wp;
     gp.b.packed = pl->w + g * pl->wg;
     nn_f32_gemm_run(&pl->k, &gp, NULL, 0, pool);
-    if (zg)
-      transpose_sum(tt, pl->out_sz, pl->mg, zg, pl->clamp ? pl->minmax : NULL, yg);
-    else
-      transpose(tt, pl->out_sz, pl->mg, yg);
+    transpose_back(tt, pl->out_sz, pl->mg, zg, pl->clamp ? pl->minmax : NULL, yg, pool);
     return;
   }
   if (zg) { /* the GEMM accumulates onto the fused sum */
