@@ -62,6 +62,7 @@ void nn_kernels_init_f32(nn_kernels *k, nn_isa isa) {
     k->f32_gemm_direct_a_mr = 7;
     k->f32_dwconv3x3[0] = nn_f32_dwconv3x3s1__avx512;
     k->f32_dwconv3x3[1] = nn_f32_dwconv3x3s2__avx512;
+    k->f32_dwconv3x3c16 = nn_f32_dwconv3x3c16__avx512;
     k->f32_pack_b = nn_f32_pack_b__avx512;
     k->f32_conv_pack_b = nn_f32_conv_pack_b__avx512;
     k->f32_conv_pack_b_shifted = nn_f32_conv_pack_b_shifted__avx512;

@@ -25,6 +25,7 @@ typedef enum nn_isa {
 } nn_isa;
 
 struct nn_pool_params;
+struct nn_f32_dwconv3x3c16_args;
 struct nn_q8_gemm_params;
 struct nn_q8_dw_args;
 struct nn_q8_add_params;
@@ -68,6 +69,11 @@ typedef struct nn_kernels {
   void (*f32_dwconv3x3[2])(size_t ih, size_t iw, size_t oh, size_t ow, size_t pad_top,
                            size_t pad_left, const float *x, const float *w, float bias,
                            float *y, const float *minmax);
+  /* Depthwise 3x3 of up to 16 narrow planes at once, channels in lanes (f32_conv.h;
+   * NULL: the per-plane kernels above). */
+  void (*f32_dwconv3x3c16)(const struct nn_f32_dwconv3x3c16_args *a, const float *x,
+                           const float *w, const float *bias, const float *z, float *y,
+                           size_t nc, float *scratch);
   /* Max pooling of 2-D planes without indices (f32_pool.h; plain C, set at every fast
    * level so that NNOPT_ISA=ref keeps the reference). */
   void (*f32_maxpool2d)(const struct nn_pool_params *p, const float *x, float *y,

@@ -38,6 +38,9 @@ struct nn_f32_conv_plan {
    * workspace, then transposed into the output */
   int swap_direct;
   int32_t *koff;
+  /* PATH_DW3X3 on narrow planes: blocks of 16 channels (f32_dwconv3x3c16), each thread
+   * with dw_scratch floats of the workspace */
+  size_t dw_scratch;
 };
 
 /* Grid geometry of the shifted path: phase-plane rows hp and columns wp. */
@@ -139,6 +142,12 @@ nn_f32_conv_plan *nn_f32_conv_plan_create(const nn_kernels *k, const nn_conv_par
   if (b) memcpy(pl->bias, b, M * sizeof *b);
   if (is_dw3x3(k, p)) {
     pl->path = PATH_DW3X3;
+    /* channels in lanes where a plane's rows fill few lanes and its grid copy stays in L1 */
+    if (k->f32_dwconv3x3c16 && p->out[2] < 16 &&
+        (size_t)((p->out[1] - 1) * p->stride[1] + 3) * (size_t)((p->out[2] - 1) * p->stride[2] + 3) <= 1156)
+      pl->dw_scratch = (nn_f32_dwconv3x3c16_scratch((size_t)p->in[1], (size_t)p->in[2],
+                                                     (size_t)p->out[1], (size_t)p->out[2],
+                                                     (size_t)p->stride[1]) + 15) / 16 * 16;
     pl->w = malloc(M * 9 * sizeof *pl->w + 1);
     if (!pl->w) goto fail;
     memcpy(pl->w, w, M * 9 * sizeof *w);
@@ -261,7 +270,8 @@ static size_t shift_out_floats(const nn_f32_conv_plan *pl) {
 }
 
 size_t nn_f32_conv_plan_workspace(const nn_f32_conv_plan *pl, int threads) {
-  if (pl->path == PATH_DW3X3) return 0;
+  if (pl->path == PATH_DW3X3)
+    return pl->dw_scratch * (size_t)(threads > 1 ? threads : 1) * sizeof(float);
   if (pl->path == PATH_SHIFTED && pl->swap_direct)
     return (shift_in_floats(pl) + (pl->out_sz * pl->mg + 15) / 16 * 16) * sizeof(float);
   if (pl->path == PATH_SHIFTED)
@@ -554,7 +564,24 @@ typedef struct dw_job {
   const nn_f32_conv_plan *pl;
   const float *x, *z;
   float *y;
+  float *ws; /* blocks of 16 channels: dw_scratch floats per thread */
 } dw_job;
+
+/* Block t = (n, 16 channels) of a depthwise conv on narrow planes. */
+static void dw_block(void *ctx, size_t thread, size_t t) {
+  const dw_job *j = ctx;
+  const nn_f32_conv_plan *pl = j->pl;
+  const nn_conv_params *p = &pl->p;
+  const size_t M = (size_t)p->out_ch, blocks = (M + 15) / 16;
+  const size_t n = t / blocks, c0 = t % blocks * 16, nc = M - c0 < 16 ? M - c0 : 16;
+  const nn_f32_dwconv3x3c16_args a = {(size_t)p->in[1], (size_t)p->in[2], (size_t)p->out[1],
+                                      (size_t)p->out[2], (size_t)p->stride[1],
+                                      (size_t)p->pad_begin[1], (size_t)p->pad_begin[2],
+                                      pl->clamp ? pl->minmax : NULL};
+  const size_t yo = (n * M + c0) * pl->out_sz;
+  pl->k.f32_dwconv3x3c16(&a, j->x + (n * M + c0) * pl->in_sz, pl->w + c0 * 9, pl->bias + c0,
+                         j->z ? j->z + yo : NULL, j->y + yo, nc, j->ws + thread * pl->dw_scratch);
+}
 
 static void dw_plane(void *ctx, size_t thread, size_t t) {
   const dw_job *j = ctx;
@@ -579,8 +606,15 @@ void nn_f32_conv_plan_run(const nn_f32_conv_plan *pl, const float *x, float *y, 
 void nn_f32_conv_plan_run_sum(const nn_f32_conv_plan *pl, const float *x, const float *z,
                               float *y, void *ws, size_t ws_bytes, nn_threadpool *pool) {
   const nn_conv_params *p = &pl->p;
+  if (pl->path == PATH_DW3X3 && pl->dw_scratch) {
+    dw_job j = {pl, x, z, y, ws};
+    (void)ws_bytes;
+    nn_threadpool_parallelize(pool, dw_block, &j,
+                              (size_t)p->batch * (((size_t)p->out_ch + 15) / 16));
+    return;
+  }
   if (pl->path == PATH_DW3X3) {
-    dw_job j = {pl, x, z, y};
+    dw_job j = {pl, x, z, y, NULL};
     nn_threadpool_parallelize(pool, dw_plane, &j, (size_t)(p->batch * p->out_ch));
     return;
   }

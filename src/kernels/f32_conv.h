@@ -73,6 +73,22 @@ void nn_f32_dwconv3x3s2__neon(size_t ih, size_t iw, size_t oh, size_t ow, size_t
                               size_t pad_left, const float *x, const float *w, float bias,
                               float *y, const float *minmax);
 
+/*
+ * Depthwise 3x3 on nc <= 16 planes at once, channels in vector lanes (for planes narrower
+ * than a vector): x holds nc input planes of ih x iw, w nc x 9 weights, bias nc values
+ * (or NULL), z nc planes of oh x ow added after the bias (or NULL), then the clamp to
+ * minmax (when not NULL), into nc planes y. scratch: nn_f32_dwconv3x3c16_scratch() floats
+ * (any alignment; 64 bytes is faster). Same results as nn_f32_conv__ref up to FMA rounding.
+ */
+typedef struct nn_f32_dwconv3x3c16_args {
+  size_t ih, iw, oh, ow, stride, pad_top, pad_left;
+  const float *minmax;
+} nn_f32_dwconv3x3c16_args;
+size_t nn_f32_dwconv3x3c16_scratch(size_t ih, size_t iw, size_t oh, size_t ow, size_t stride);
+void nn_f32_dwconv3x3c16__avx512(const nn_f32_dwconv3x3c16_args *a, const float *x,
+                                 const float *w, const float *bias, const float *z, float *y,
+                                 size_t nc, float *scratch);
+
 /* One output of the depthwise 3x3 plane (borders of the SIMD kernels). */
 static inline float nn_f32_dwconv3x3_point(size_t ih, size_t iw, size_t stride,
                                            size_t pad_top, size_t pad_left, const float *x,

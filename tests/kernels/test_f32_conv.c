@@ -181,6 +181,24 @@ static void test_strided(const nn_kernels *k, nn_threadpool *pool) {
   }
 }
 
+/* Depthwise 3x3 on planes narrower than a vector: blocks of 16 channels in lanes. */
+static void test_dw_narrow(const nn_kernels *k, nn_threadpool *pool) {
+  static const shape shapes[] = {
+      /* n  c   m   g  ih  iw kh kw s pt pl pb pr dil */
+      {1, 40, 40, 40, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1},     /* 7x7, channels 16+16+8 */
+      {2, 24, 24, 24, 14, 14, 3, 3, 2, 1, 1, 1, 1, 1},   /* 14 -> 7, stride 2, batch 2 */
+      {1, 17, 17, 17, 5, 9, 3, 3, 1, 0, 2, 2, 0, 1},     /* asymmetric pads */
+      {1, 16, 16, 16, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1},     /* 1x1 plane */
+      {1, 33, 33, 33, 28, 15, 3, 3, 1, 1, 1, 1, 1, 1},   /* 28 rows of 15 */
+      {1, 5, 5, 5, 9, 8, 3, 3, 2, 0, 0, 0, 0, 1},        /* fewer than 16 channels, valid */
+  };
+  for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+    one_case(k, pool, &shapes[i], 0, 0);
+    one_case(k, pool, &shapes[i], 1, 0);
+    one_case(k, pool, &shapes[i], 1, 1);
+  }
+}
+
 /* B too large to pack whole (K x N > 2M floats) and M > MC: tiles take all rows. */
 static void test_rows_all(const nn_kernels *k, nn_threadpool *pool) {
   static const shape shapes[] = {
@@ -227,6 +245,8 @@ int main(void) {
     test_sum(&k, pool2);
     test_strided(&k, NULL);
     test_strided(&k, pool2);
+    test_dw_narrow(&k, NULL);
+    test_dw_narrow(&k, pool2);
     test_rows_all(&k, l & 1 ? pool2 : NULL);
   }
   nn_threadpool_destroy(pool2);
