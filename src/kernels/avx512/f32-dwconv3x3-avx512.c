@@ -4,10 +4,10 @@
  * strip: the loads of a strip's three taps (offset, masks, lane shift) are worked out
  * once and reused for every output row, and each row sums its three kernel rows in
  * three independent accumulators, so consecutive rows overlap instead of waiting on
- * one 9-FMA dependency chain. Taps in the padding are masked off: loads start at the
- * first tap inside the row and are shifted into place with a permute, and the right
- * edge uses masked loads, so no address outside the row is ever read. Stride 2 loads
- * 32 inputs and keeps every other lane (vpermt2ps).
+ * one 9-FMA dependency chain. Taps in the padding are masked off, so no element outside
+ * the row is ever read: stride 1 loads each tap in place with the lanes outside the row
+ * masked (masked-off lanes never fault); stride 2 loads 32 inputs from the first tap
+ * inside the row and keeps every other lane, shifted into place (vpermt2ps).
  */
 #include <immintrin.h>
 
@@ -22,10 +22,12 @@ static inline __mmask16 bits16(long long lo, long long hi) { /* lanes [lo, hi) o
 
 /* A strip's tap column kw: lanes t in [lo, hi) read row[b0 + S * (t - lo)]; m0/m1 are
  * the load masks at row + b0 and row + b0 + 16 (stride 2), out = lanes [lo, hi) and idx
- * moves loaded lanes into place. A tap with no lane inside the row has all masks 0. */
+ * moves loaded lanes into place. Stride 1 loads in place instead: b0 is the column of
+ * lane 0 (before the row when the tap is in the left padding) and m0 = lanes [lo, hi),
+ * so the masked-off lanes outside the row are never read. A tap with no lane inside the
+ * row has all masks 0. (SH is unused for stride 1.) */
 #define TAP_LOAD(SH, row, b0, m0, m1, out, idx)                                          \
-  (S == 1 ? ((SH) ? _mm512_maskz_permutexvar_ps(out, idx, _mm512_maskz_loadu_ps(m0, (row) + (b0))) \
-                  : _mm512_maskz_loadu_ps(m0, (row) + (b0)))                              \
+  (S == 1 ? _mm512_maskz_loadu_ps(m0, (row) + (b0))                                      \
           : _mm512_maskz_permutex2var_ps(out, _mm512_maskz_loadu_ps(m0, (row) + (b0)), idx, \
                                          _mm512_maskz_loadu_ps(m1, (row) + (b0) + 16)))
 
@@ -71,12 +73,11 @@ static inline __attribute__((always_inline)) void dw3x3(
       }
       bb[kw] = base + (long long)S * lo;
       oo[kw] = bits16(lo, hi);
-      if (S == 1) {
-        ma[kw] = bits16(0, hi - lo);
+      if (S == 1) { /* in place: lane u reads row[base + u], only lanes [lo, hi) */
+        bb[kw] = base;
+        ma[kw] = oo[kw];
         mb[kw] = 0;
-        shift |= lo > 0;
-        /* lane u of the result takes loaded lane u - lo */
-        ii[kw] = _mm512_sub_epi32(lane, _mm512_set1_epi32((int)lo));
+        ii[kw] = lane;
       } else {
         const long long cnt = 2 * (hi - lo) - 1; /* inputs spanned */
         ma[kw] = bits16(0, cnt);
