@@ -33,7 +33,7 @@ typedef struct plan {
 } plan;
 
 static void make_plan(size_t mr, size_t nr, size_t M, size_t N, size_t K, int a_packed,
-                      int b_packed, int threads, int shrink, plan *pl) {
+                      int b_packed, int b_direct, int threads, int shrink, plan *pl) {
   pl->mr = mr;
   pl->nr = nr;
   const size_t kb = K > GEMM_KC ? (K + GEMM_KC - 1) / GEMM_KC : 1;
@@ -46,7 +46,8 @@ static void make_plan(size_t mr, size_t nr, size_t M, size_t N, size_t K, int a_
   const size_t a_all = round_up(M, mr) * K, b_all = K * round_up(N, nr);
   pl->pre_a = !a_packed && N > pl->nc && a_all <= GEMM_PREPACK_MAX ? round_up(a_all, WS_ALIGN) : 0;
   pl->pre_b = !b_packed && M > pl->mc && b_all <= GEMM_PREPACK_MAX ? round_up(b_all, WS_ALIGN) : 0;
-  const int rows_all = a_packed && !b_packed && !pl->pre_b && M > pl->mc;
+  /* (a B read in place likewise: each row tile reads its own copy of the B block) */
+  const int rows_all = a_packed && (b_direct || (!b_packed && !pl->pre_b)) && M > pl->mc;
   if (rows_all) pl->mc = min_sz(round_up(M, mr), GEMM_MC_ALL / mr * mr);
   pl->ws_a = a_packed || pl->pre_a ? 0 : round_up(pl->mc * pl->kc, WS_ALIGN);
   pl->ws_b = b_packed || pl->pre_b ? 0 : round_up(pl->kc * pl->nc, WS_ALIGN);
@@ -71,7 +72,7 @@ static void make_plan(size_t mr, size_t nr, size_t M, size_t N, size_t K, int a_
 size_t nn_f32_gemm_workspace(const nn_kernels *k, size_t M, size_t N, size_t K, int a_packed,
                              int b_packed, int threads) {
   plan pl;
-  make_plan(k->f32_gemm_mr, k->f32_gemm_nr, M, N, K, a_packed, b_packed, threads, 0, &pl);
+  make_plan(k->f32_gemm_mr, k->f32_gemm_nr, M, N, K, a_packed, b_packed, 0, threads, 0, &pl);
   if (threads < 1) threads = 1;
   return (pl.pre_a + pl.pre_b + (pl.ws_a + pl.ws_b) * (size_t)threads) * sizeof(float);
 }
@@ -202,7 +203,7 @@ void nn_f32_gemm_run(const nn_kernels *k, const nn_f32_gemm_problem *p, void *ws
             .pack_b = k->f32_pack_b ? k->f32_pack_b : nn_f32_pack_b};
   make_plan(p->a.direct ? k->f32_gemm_direct_a_mr : k->f32_gemm_mr, k->f32_gemm_nr, p->M, p->N,
             p->K, p->a.packed != NULL || p->a.direct != NULL,
-            p->b.packed != NULL || p->b.direct != NULL, threads, 1, &jb.pl);
+            p->b.packed != NULL || p->b.direct != NULL, p->b.direct != NULL, threads, 1, &jb.pl);
   (void)ws_bytes;
   float *shared = ws;
   jb.ws = shared + jb.pl.pre_a + jb.pl.pre_b;
