@@ -48,12 +48,6 @@ static inline __mmask16 first_lanes(size_t n) {
   return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
 }
 
-size_t nn_f32_dwconv3x3c16_scratch(size_t ih, size_t iw, size_t oh, size_t ow, size_t stride) {
-  const size_t hp = (oh - 1) * stride + 3, wp = (ow - 1) * stride + 3;
-  const size_t in_sz = (ih * iw + 15) / 16 * 16, out_sz = (oh * ow + 15) / 16 * 16;
-  return (hp * wp + (in_sz > out_sz ? in_sz : out_sz)) * 16 + 80;
-}
-
 void nn_f32_dwconv3x3c16__avx512(const nn_f32_dwconv3x3c16_args *a, const float *x,
                                  const float *w, const float *bias, const float *z, float *y,
                                  size_t nc, float *scratch) {
