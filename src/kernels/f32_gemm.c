@@ -51,12 +51,14 @@ static void make_plan(size_t mr, size_t nr, size_t M, size_t N, size_t K, int a_
   if (rows_all) pl->mc = min_sz(round_up(M, mr), GEMM_MC_ALL / mr * mr);
   pl->ws_a = a_packed || pl->pre_a ? 0 : round_up(pl->mc * pl->kc, WS_ALIGN);
   pl->ws_b = b_packed || pl->pre_b ? 0 : round_up(pl->kc * pl->nc, WS_ALIGN);
-  /* Enough tiles for the threads to balance: halve the larger tile side. */
+  /* Enough tiles for the threads to balance: halve the larger tile side until there are
+   * 3 per thread and, below 8 per thread, a multiple of the thread count (9 tiles on 2
+   * threads leave one running alone: 5% of the time). */
   if (shrink && threads > 1) {
-    const size_t want = (size_t)threads * 3;
+    const size_t want = (size_t)threads * 3, even = (size_t)threads * 8;
     for (;;) {
       const size_t tiles = ((M + pl->mc - 1) / pl->mc) * ((N + pl->nc - 1) / pl->nc);
-      if (tiles >= want) break;
+      if (tiles >= want && (tiles % (size_t)threads == 0 || tiles >= even)) break;
       if (pl->nc > nr && (rows_all || pl->nc >= pl->mc || pl->mc <= mr))
         pl->nc = round_up(pl->nc / 2, nr);
       else if (pl->mc > mr)
