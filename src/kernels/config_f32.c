@@ -60,6 +60,7 @@ void nn_kernels_init_f32(nn_kernels *k, nn_isa isa) {
 #endif
     k->f32_gemm_ukernel_direct_a = nn_f32_gemm_direct_a_ukernel_7x32__avx512;
     k->f32_gemm_direct_a_mr = 7;
+    k->f32_gemv = nn_f32_gemv_1x32__avx512;
     k->f32_dwconv3x3[0] = nn_f32_dwconv3x3s1__avx512;
     k->f32_dwconv3x3[1] = nn_f32_dwconv3x3s2__avx512;
     k->f32_dwconv3x3c16 = nn_f32_dwconv3x3c16__avx512;

@@ -64,6 +64,10 @@ typedef struct nn_kernels {
                                     size_t ldc, const float *bias, unsigned flags,
                                     const float *minmax);
   unsigned f32_gemm_direct_a_mr;
+  /* One row times a packed B panel (f32_gemm.h; NULL: M == 1 runs the tile kernel). */
+  void (*f32_gemv)(size_t n, size_t K, const float *a, size_t a_inc, float alpha,
+                   const float *b, size_t panel, float *c, const float *bias, unsigned flags,
+                   const float *minmax);
   /* Depthwise 3x3 convolution of one NCHW plane, [0] stride 1, [1] stride 2
    * (f32_conv.h); reference twin: nn_f32_conv__ref with group == channels. */
   void (*f32_dwconv3x3[2])(size_t ih, size_t iw, size_t oh, size_t ow, size_t pad_top,

@@ -195,9 +195,39 @@ static void prepack_task(void *ctx, size_t thread, size_t t) {
   }
 }
 
+/* M == 1 with a packed B: one task per group of GEMV_PANELS panels. */
+enum { GEMV_PANELS = 4 };
+typedef struct gemv_job {
+  const nn_f32_gemm_problem *p;
+  nn_f32_gemv_fn fn;
+  size_t nr;
+} gemv_job;
+
+static void gemv_task(void *ctx, size_t thread, size_t t) {
+  const gemv_job *j = ctx;
+  const nn_f32_gemm_problem *p = j->p;
+  const size_t nr = j->nr, a_inc = p->a.trans ? p->a.ld : 1;
+  const float mm[2] = {p->min, p->max};
+  (void)thread;
+  for (size_t q = t * GEMV_PANELS; q < (t + 1) * GEMV_PANELS && q * nr < p->N; q++) {
+    const size_t j0 = q * nr;
+    const float *bias = (p->flags & NN_F32_GEMM_BIAS_COL)   ? p->bias + j0
+                        : (p->flags & NN_F32_GEMM_BIAS_ROW) ? p->bias
+                                                            : NULL;
+    j->fn(min_sz(nr, p->N - j0), p->K, p->a.data, a_inc, p->alpha, p->b.packed + j0 * p->K, nr,
+          p->c + j0, bias, p->flags, mm);
+  }
+}
+
 void nn_f32_gemm_run(const nn_kernels *k, const nn_f32_gemm_problem *p, void *ws,
                      size_t ws_bytes, nn_threadpool *pool) {
   if (!p->M || !p->N) return;
+  if (p->M == 1 && p->b.packed && k->f32_gemv && !p->a.packed && !p->a.pack && !p->a.direct) {
+    gemv_job j = {p, k->f32_gemv, k->f32_gemm_nr};
+    const size_t panels = (p->N + j.nr - 1) / j.nr;
+    nn_threadpool_parallelize(pool, gemv_task, &j, (panels + GEMV_PANELS - 1) / GEMV_PANELS);
+    return;
+  }
   const int threads = nn_threadpool_size(pool);
   nn_f32_gemm_problem q = *p;
   job jb = {.p = &q, .uk = k->f32_gemm_ukernel, .uk_direct = k->f32_gemm_ukernel_direct,
@@ -272,6 +302,21 @@ void nn_f32_gemm_direct_ukernel_4x8__scalar(size_t mr, size_t nr, size_t kc, con
       for (int j = 0; j < NR; j++) acc[i][j] += a[i] * panel[j];
   }
   store_scalar(acc, mr, nr, c, ldc, bias, flags, minmax);
+}
+
+void nn_f32_gemv__scalar(size_t n, size_t K, const float *a, size_t a_inc, float alpha,
+                         const float *b, size_t panel, float *c, const float *bias,
+                         unsigned flags, const float *minmax) {
+  for (size_t j = 0; j < n; j++) {
+    float v = 0.0f;
+    for (size_t k = 0; k < K; k++) v += a[k * a_inc] * b[k * panel + j];
+    v *= alpha;
+    if (flags & NN_F32_GEMM_ACC) v += c[j];
+    if (flags & NN_F32_GEMM_BIAS_ROW) v += bias[0];
+    if (flags & NN_F32_GEMM_BIAS_COL) v += bias[j];
+    if (flags & NN_F32_GEMM_CLAMP) v = v < minmax[0] ? minmax[0] : v > minmax[1] ? minmax[1] : v;
+    c[j] = v;
+  }
 }
 
 void nn_f32_gemm_direct_a_ukernel_3x8__scalar(size_t mr, size_t nr, size_t kc, const float *a,

@@ -92,6 +92,21 @@ void nn_f32_gemm_direct_a_ukernel_3x8__scalar(size_t mr, size_t nr, size_t kc, c
                                               const int32_t *koff, const float *b, float *c,
                                               size_t ldc, const float *bias, unsigned flags,
                                               const float *minmax);
+/*
+ * One row of A times one packed B panel of `panel` columns (M == 1: Gemm/MatMul of a
+ * single vector): c[j] (op)= alpha * sum_k a[k * a_inc] * b[k * panel + j] for j < n,
+ * then the epilogue of the flags (ACC, BIAS_ROW with bias[0], BIAS_COL, CLAMP). The
+ * table's f32_gemv has panel == f32_gemm_nr.
+ */
+typedef void (*nn_f32_gemv_fn)(size_t n, size_t K, const float *a, size_t a_inc, float alpha,
+                               const float *b, size_t panel, float *c, const float *bias,
+                               unsigned flags, const float *minmax);
+void nn_f32_gemv_1x32__avx512(size_t n, size_t K, const float *a, size_t a_inc, float alpha,
+                              const float *b, size_t panel, float *c, const float *bias,
+                              unsigned flags, const float *minmax);
+void nn_f32_gemv__scalar(size_t n, size_t K, const float *a, size_t a_inc, float alpha,
+                         const float *b, size_t panel, float *c, const float *bias,
+                         unsigned flags, const float *minmax);
 /* Plain C twin of the direct microkernel (4 x 8 tile; tests). */
 void nn_f32_gemm_direct_ukernel_4x8__scalar(size_t mr, size_t nr, size_t kc, const float *a,
                                             const float *b, const int32_t *koff, float *c,

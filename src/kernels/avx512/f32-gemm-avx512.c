@@ -183,3 +183,37 @@ void nn_f32_gemm_direct_a_ukernel_7x32__avx512(size_t mr, size_t nr, size_t kc, 
                                                const float *minmax) {
   gemm_mrx32_direct_a(7, mr, nr, kc, a, koff, b, c, ldc, bias, flags, minmax);
 }
+
+/*
+ * One row times a packed B (f32_gemm.h, nn_f32_gemv_fn): c[j] (op)= alpha * sum_k
+ * a[k * a_inc] * panel[k * 32 + j] for j < n <= 32. Four k in flight, each with its own
+ * pair of accumulators, so the FMA latency is hidden with a single output row.
+ */
+void nn_f32_gemv_1x32__avx512(size_t n, size_t K, const float *a, size_t a_inc, float alpha,
+                              const float *b, size_t panel, float *c, const float *bias,
+                              unsigned flags, const float *minmax) {
+  (void)panel; /* 32 */
+  __m512 s0[4], s1[4];
+  for (int u = 0; u < 4; u++) s0[u] = s1[u] = _mm512_setzero_ps();
+  size_t k = 0;
+  for (; k + 4 <= K; k += 4, b += 128) {
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; u++) {
+      const __m512 av = _mm512_set1_ps(a[(k + (size_t)u) * a_inc]);
+      s0[u] = _mm512_fmadd_ps(av, _mm512_loadu_ps(b + u * 32), s0[u]);
+      s1[u] = _mm512_fmadd_ps(av, _mm512_loadu_ps(b + u * 32 + 16), s1[u]);
+    }
+  }
+  for (; k < K; k++, b += 32) {
+    const __m512 av = _mm512_set1_ps(a[k * a_inc]);
+    s0[0] = _mm512_fmadd_ps(av, _mm512_loadu_ps(b), s0[0]);
+    s1[0] = _mm512_fmadd_ps(av, _mm512_loadu_ps(b + 16), s1[0]);
+  }
+  __m512 acc[2] = {_mm512_add_ps(_mm512_add_ps(s0[0], s0[1]), _mm512_add_ps(s0[2], s0[3])),
+                   _mm512_add_ps(_mm512_add_ps(s1[0], s1[1]), _mm512_add_ps(s1[2], s1[3]))};
+  if (alpha != 1.0f) {
+    acc[0] = _mm512_mul_ps(acc[0], _mm512_set1_ps(alpha));
+    acc[1] = _mm512_mul_ps(acc[1], _mm512_set1_ps(alpha));
+  }
+  store_tile(1, 1, n, acc, acc + 1, c, 0, bias, flags, minmax);
+}
