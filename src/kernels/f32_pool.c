@@ -1,7 +1,8 @@
 /*
  * f32_pool.c - see f32_pool.h. Plain C written so the compiler vectorizes the row
  * pass; the result equals the reference (max is exact), including windows that
- * hold no input tap (-inf) and NaN taken only as a window's first tap.
+ * hold no input tap (-inf). A NaN survives a pass only as that pass's first tap (the
+ * first row, then the first column), so with NaN it can differ from the reference.
  */
 #include "kernels/f32_pool.h"
 

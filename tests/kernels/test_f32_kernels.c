@@ -533,49 +533,95 @@ static void test_dwconv(const nn_kernels *k) {
 
 /* ---- max pooling vs nn_f32_maxpool__ref (exact) ---- */
 
+/* Output size along one axis as ops/pool.c computes it (floor or ceil_mode); 0 when the
+ * padded input is shorter than the kernel extent. */
+static int64_t mp_out(int64_t in, int64_t k, int64_t s, int64_t dil, int64_t pb, int64_t pe,
+                      int ceil_mode) {
+  const int64_t span = in + pb + pe - ((k - 1) * dil + 1);
+  if (span < 0) return 0;
+  int64_t out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+  if (ceil_mode && (out - 1) * s >= in + pb) out--;
+  return out;
+}
+
+/* One problem of 3 planes of H x W; x against a guard page at its end, or (front) at its
+ * start; some inputs -inf. Planes 0 and 1-2 in two calls, as the thread split does. */
+static void maxpool_case(const nn_kernels *k, int64_t H, int64_t W, const int64_t kern[2],
+                         const int64_t st[2], const int64_t dil[2], const int64_t pb[2],
+                         const int64_t pe[2], int ceil_mode, int front) {
+  nn_pool_params p;
+  memset(&p, 0, sizeof p);
+  p.planes = 3;
+  const int64_t in[3] = {1, H, W};
+  for (int d = 0; d < 3; d++) {
+    p.in[d] = in[d];
+    p.kernel[d] = d ? kern[d - 1] : 1;
+    p.stride[d] = d ? st[d - 1] : 1;
+    p.dilation[d] = d ? dil[d - 1] : 1;
+    p.pad_begin[d] = d ? pb[d - 1] : 0;
+    p.pad_end[d] = d ? pe[d - 1] : 0;
+    p.out[d] = mp_out(in[d], p.kernel[d], p.stride[d], p.dilation[d], p.pad_begin[d],
+                      p.pad_end[d], ceil_mode);
+    if (!p.out[d]) return;
+  }
+  const size_t xs = (size_t)(3 * H * W), ys = (size_t)(3 * p.out[1] * p.out[2]);
+  kt_guard gx, gy;
+  float *x = front ? kt_guard_alloc_front(xs, &gx) : kt_guard_alloc(xs, &gx);
+  for (size_t i = 0; i < xs; i++) x[i] = i % 37 == 5 ? -INFINITY : kt_frand();
+  float *y = kt_guard_alloc(ys, &gy);
+  float *r = malloc(ys * sizeof *r + 1);
+  nn_f32_maxpool__ref(&p, x, r, NULL);
+  k->f32_maxpool2d(&p, x, y, 0, 1);
+  k->f32_maxpool2d(&p, x, y, 1, 2);
+  KT_CHECK(!memcmp(y, r, ys * sizeof *r),
+           "%s maxpool %lldx%lld k%lldx%lld s%lldx%lld dil %lldx%lld pads %lld,%lld/%lld,%lld "
+           "ceil %d differs", g_level, (long long)H, (long long)W, (long long)kern[0],
+           (long long)kern[1], (long long)st[0], (long long)st[1], (long long)dil[0],
+           (long long)dil[1], (long long)pb[0], (long long)pb[1], (long long)pe[0],
+           (long long)pe[1], ceil_mode);
+  free(r);
+  kt_guard_free(&gx);
+  kt_guard_free(&gy);
+}
+
 static void test_maxpool(const nn_kernels *k) {
   if (!k->f32_maxpool2d) return;
-  static const int64_t sizes[] = {1, 2, 5, 8, 13, 31};
-  for (size_t a = 0; a < 6; a++)
-    for (size_t b = 0; b < 6; b++)
+  /* widths below, at and around one vector of 8 / 16 / 32 lanes, odd, and ResNet's */
+  static const int64_t widths[] = {1, 2, 5, 7, 8, 13, 15, 16, 17, 31, 33, 57, 112};
+  static const int64_t heights[] = {1, 2, 5, 8, 13, 31};
+  const size_t nw = sizeof widths / sizeof *widths, nh = sizeof heights / sizeof *heights;
+  int n = 0;
+  for (size_t a = 0; a < nh; a++)
+    for (size_t b = 0; b < nw; b++)
       for (int64_t kk = 1; kk <= 4; kk++)
         for (int64_t s = 1; s <= 3; s++)
           for (int64_t pad = 0; pad < kk && pad <= 2; pad++)
-            for (int64_t dil = 1; dil <= 2; dil++) {
-              nn_pool_params p;
-              memset(&p, 0, sizeof p);
-              p.planes = 3;
-              const int64_t in[3] = {1, sizes[a], sizes[b]};
-              int ok = 1;
-              for (int d = 0; d < 3; d++) {
-                p.in[d] = in[d];
-                p.kernel[d] = d ? kk : 1;
-                p.stride[d] = d ? s : 1;
-                p.dilation[d] = d ? dil : 1;
-                p.pad_begin[d] = d ? pad : 0;
-                p.pad_end[d] = d ? (pad + (int64_t)a) % (kk) : 0; /* uneven end pads */
-                const int64_t ek = (p.kernel[d] - 1) * p.dilation[d] + 1;
-                const int64_t span = in[d] + p.pad_begin[d] + p.pad_end[d] - ek;
-                if (span < 0) ok = 0;
-                p.out[d] = span < 0 ? 0 : span / p.stride[d] + 1;
+            for (int64_t dil = 1; dil <= 2; dil++)
+              for (int ceil_mode = 0; ceil_mode <= 1; ceil_mode++) {
+                /* rows: another kernel / stride now and then; uneven end pads */
+                const int64_t kern[2] = {(a + b) % 3 ? kk : 1 + kk % 3, kk};
+                const int64_t st[2] = {(a + b) % 4 ? s : 1 + s % 3, s};
+                const int64_t dl[2] = {dil, dil};
+                const int64_t pb[2] = {pad < kern[0] ? pad : 0, pad};
+                const int64_t pe[2] = {(pad + (int64_t)a) % kern[0], (pad + (int64_t)b) % kk};
+                maxpool_case(k, heights[a], widths[b], kern, st, dl, pb, pe, ceil_mode,
+                             n++ & 1);
               }
-              if (!ok) continue;
-              const size_t xs = (size_t)(3 * sizes[a] * sizes[b]);
-              const size_t ys = (size_t)(3 * p.out[1] * p.out[2]);
-              kt_guard gx, gy;
-              float *x = kt_guard_rand(xs, &gx), *y = kt_guard_alloc(ys, &gy);
-              float *r = malloc(ys * sizeof *r + 1);
-              nn_f32_maxpool__ref(&p, x, r, NULL);
-              k->f32_maxpool2d(&p, x, y, 0, 1);
-              k->f32_maxpool2d(&p, x, y, 1, 2);
-              KT_CHECK(!memcmp(y, r, ys * sizeof *r),
-                       "%s maxpool %lldx%lld k%lld s%lld pad %lld dil %lld differs", g_level,
-                       (long long)sizes[a], (long long)sizes[b], (long long)kk, (long long)s,
-                       (long long)pad, (long long)dil);
-              free(r);
-              kt_guard_free(&gx);
-              kt_guard_free(&gy);
-            }
+  /* ResNet's stem pool at its size, and rows about as wide as the fast kernels' buffers
+   * hold (past them, the generic kernel) */
+  static const int64_t wide[] = {112, 2000, 4300, 4400, 8192};
+  for (size_t b = 0; b < sizeof wide / sizeof *wide; b++)
+    for (int64_t s = 1; s <= 2; s++) {
+      const int64_t kern[2] = {3, 3}, st[2] = {2, s}, dl[2] = {1, 1}, pad[2] = {1, 1};
+      maxpool_case(k, wide[b] == 112 ? 112 : 3, wide[b], kern, st, dl, pad, pad, 0, (int)s & 1);
+      maxpool_case(k, 5, wide[b], kern, st, dl, pad, pad, 1, 0);
+    }
+  /* pads as wide as the kernel or wider, windows wholly in the padding */
+  for (int64_t pad = 2; pad <= 5; pad++)
+    for (int64_t s = 1; s <= 2; s++) {
+      const int64_t kern[2] = {2, 3}, st[2] = {s, s}, dl[2] = {1, 2}, pb[2] = {pad, pad};
+      maxpool_case(k, 4, 9, kern, st, dl, pb, pb, (int)(pad & 1), (int)s & 1);
+    }
 }
 
 /* ---- the thread pool ---- */
