@@ -1,7 +1,9 @@
 /*
- * q8_matmul.c - the MatMul adapter over the packed q8 GEMM microkernel (q8_matmul.h).
- * Results match nn_x8_gemm__ref exactly (int32, wrapping); the float epilogue is the
- * one multiply-add per element that ONNX Runtime's MatMulIntegerToFloat does.
+ * q8_matmul.c - the MatMul adapter over the packed q8 GEMM microkernel (q8_matmul.h),
+ * its direct float path (the mmf microkernel, no transposes) and the scalar twins of
+ * the mmf microkernel and of DynamicQuantizeLinear's range. Results match
+ * nn_x8_gemm__ref exactly (int32, wrapping); the float epilogue is the one multiply-add
+ * per element that ONNX Runtime's MatMulIntegerToFloat does.
  */
 #include "kernels/q8_matmul.h"
 
@@ -11,7 +13,54 @@ size_t nn_q8_matmul_workspace(const nn_kernels *kern, size_t k) {
   return align64((k + 3) / 4 * 4 * kern->q8_nr) + align64(kern->q8_nr * sizeof(int32_t));
 }
 
+static int direct(const nn_q8_matmul_job *job) {
+  return job->mmf && job->wd && job->mult && !job->x_xor && !job->row_mul;
+}
+
+void nn_q8_mmf_ukernel_8x32__scalar(size_t mr, size_t nc, size_t k, const uint8_t *x,
+                                    size_t ldx, const int8_t *w, const int32_t *col_bias,
+                                    const float *mult, const float *bias, float *y,
+                                    size_t ldy) {
+  for (size_t r = 0; r < mr; r++)
+    for (size_t j = 0; j < nc; j++) {
+      uint32_t acc = (uint32_t)col_bias[j];
+      for (size_t kk = 0; kk < k; kk++)
+        acc += (uint32_t)((int32_t)x[r * ldx + kk] *
+                          (int32_t)w[(kk / 4) * NN_Q8_MMF_NR * 4 + j * 4 + kk % 4]);
+      const float t = (float)(int32_t)acc * mult[j];
+      y[r * ldy + j] = t + (bias ? bias[j] : 0.0f);
+    }
+}
+
+/* Direct path: weight blocks [b0, b1) of NN_Q8_MMF_NR columns, each over all rows (the
+ * block stays in cache while the rows stream past it). */
+static void run_direct(const nn_q8_matmul_job *job, size_t b0, size_t b1) {
+  const size_t kq = (job->k + 3) / 4, nr = NN_Q8_MMF_NR, mr = NN_Q8_MMF_MR;
+  float *y = job->y;
+  for (size_t b = b0; b < b1; b++) {
+    const size_t j0 = b * nr, nc = job->n - j0 < nr ? job->n - j0 : nr;
+    const int8_t *w = job->wd + j0 * kq * 4;
+    const float *bias = job->bias ? job->bias + j0 : NULL;
+    for (size_t r0 = 0; r0 < job->m; r0 += mr)
+      job->mmf(job->m - r0 < mr ? job->m - r0 : mr, nc, job->k, job->x + r0 * job->ldx,
+               job->ldx, w, job->row_bias + j0, job->mult + j0, bias, y + r0 * job->ldy + j0,
+               job->ldy);
+  }
+}
+
 void nn_q8_matmul_split(const nn_q8_matmul_job *job, size_t threads, nn_q8_gemm_tasks *t) {
+  if (direct(job)) {
+    const size_t blocks = (job->n + NN_Q8_MMF_NR - 1) / NN_Q8_MMF_NR;
+    size_t tasks = threads > 1 ? 4 * threads : 1;
+    if (tasks > blocks) tasks = blocks ? blocks : 1;
+    t->col_tasks = 1;
+    t->col_chunk = job->m;
+    t->row_chunk = (blocks + tasks - 1) / tasks; /* in blocks */
+    t->row_tasks = t->row_chunk ? (blocks + t->row_chunk - 1) / t->row_chunk : 1;
+    if (!t->row_tasks) t->row_tasks = 1;
+    t->tasks = t->row_tasks;
+    return;
+  }
   /* GEMM rows are the features (n), columns the activation rows (m). */
   nn_q8_gemm_job g = {.kern = job->kern, .m = job->n, .n = job->m, .k = job->k};
   nn_q8_gemm_split(&g, threads, t);
@@ -43,6 +92,12 @@ static void store_tile(const nn_q8_matmul_job *job, const int32_t *tile, size_t 
 
 void nn_q8_matmul_run_task(const nn_q8_matmul_job *job, const nn_q8_gemm_tasks *t,
                            size_t task, void *ws) {
+  if (direct(job)) {
+    const size_t blocks = (job->n + NN_Q8_MMF_NR - 1) / NN_Q8_MMF_NR;
+    const size_t b0 = task * t->row_chunk;
+    run_direct(job, b0, b0 + t->row_chunk < blocks ? b0 + t->row_chunk : blocks);
+    return;
+  }
   const nn_kernels *kern = job->kern;
   const size_t mr = kern->q8_mr, nr = kern->q8_nr, kq = (job->k + 3) / 4;
   const size_t ct = task % t->col_tasks, rt = task / t->col_tasks;
@@ -69,4 +124,14 @@ void nn_q8_matmul_run_task(const nn_q8_matmul_job *job, const nn_q8_gemm_tasks *
       store_tile(job, tile, i0, mc, j0, nc);
     }
   }
+}
+
+void nn_f32_range__scalar(size_t n, const float *x, float *lo, float *hi) {
+  float l = 0.0f, h = 0.0f;
+  for (size_t i = 0; i < n; i++) {
+    l = x[i] < l ? x[i] : l;
+    h = x[i] > h ? x[i] : h;
+  }
+  *lo = l;
+  *hi = h;
 }

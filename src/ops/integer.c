@@ -1,10 +1,13 @@
 /*
  * integer.c - the ops computed by the 8-bit integer GEMM: MatMulInteger and ConvInteger
  * (int32 results), com.microsoft MatMulIntegerToFloat (int32 rescaled to float, the
- * fused dynamic-quantization MatMul), QLinearMatMul and QLinearConv (requantized to 8
- * bits exactly as kernels/ref/requant.h). MatMulInteger / MatMulIntegerToFloat with a
- * constant 2-D B pack it once and run the packed GEMM (kernels/q8_matmul.h); other
- * GEMMs go through the kernel table's x8_gemm. QLinearConv with
+ * fused dynamic-quantization MatMul) and DynamicQuantizeMatMul (the same with the
+ * activations' DynamicQuantizeLinear done inside), QLinearMatMul and QLinearConv
+ * (requantized to 8 bits exactly as kernels/ref/requant.h). MatMulInteger /
+ * MatMulIntegerToFloat / DynamicQuantizeMatMul with a constant 2-D B pack it once and
+ * run the packed GEMM (kernels/q8_matmul.h; uint8 activations with weight zero points 0
+ * take its direct float path); other GEMMs go through the kernel table's x8_gemm.
+ * QLinearConv with
  * constant weights packs them once in prepare and runs the packed GEMM with the fused
  * requantization epilogue (1x1 convolutions straight on NCHW, others through im2col
  * into the workspace), or the depthwise 3x3 kernel; anything else (or non-finite
@@ -158,7 +161,9 @@ static void mm_batch_offsets(const mm_plan *p, int64_t bi, int64_t *ao, int64_t 
 typedef struct mmq_state {
   int fast;
   const nn_kernels *k;
-  int8_t *wp;
+  int8_t *wp;  /* W^T packed for the table's q8 GEMM, or NULL on the direct path */
+  int8_t *wd;  /* W^T packed for mmf (the direct float path), or NULL */
+  nn_q8_mmf_ukernel_fn mmf;
   int32_t *rowsum, *wz, *row_mul;
   size_t threads, ws_stride;
 } mmq_state;
@@ -167,6 +172,7 @@ static void mmq_release(void *p) {
   mmq_state *s = p;
   if (!s) return;
   free(s->wp);
+  free(s->wd);
   free(s->rowsum);
   free(s->wz);
   free(s->row_mul);
@@ -178,9 +184,12 @@ static size_t mmq_scratch(const mmq_state *s, size_t n) {
   return s->threads * s->ws_stride + align_up(n * sizeof(int32_t)) + n * sizeof(float);
 }
 
-/* bi, bzi: input indices of B and of its zero point; azi_inc: A's zero point is per row. */
+/* bi, bzi: input indices of B and of its zero point; azi_inc: A's zero point is per row;
+ * direct_ok: float output from uint8 A, where the direct microkernel (q8_matmul.h) runs
+ * when the table's level has one and B's zero points are all 0 (then only its packing
+ * is kept). */
 static nn_status mmq_setup(nn_op_ctx *ctx, const mm_plan *p, int bi, int bzi, size_t az_inc,
-                           size_t bz_inc, mmq_state *s) {
+                           size_t bz_inc, int direct_ok, mmq_state *s) {
   const nn_value *b = nn_in(ctx, bi), *bz = nn_in(ctx, bzi);
   const int known[] = {bi, bzi};
   if (b->ndim != 2 || az_inc || !all_known(ctx, known, 2) || p->n <= 0 || p->k <= 0)
@@ -192,23 +201,28 @@ static nn_status mmq_setup(nn_op_ctx *ctx, const mm_plan *p, int bi, int bzi, si
   if (!s->threads) s->threads = 1;
   s->rowsum = calloc(n, sizeof(int32_t));
   s->wz = calloc(n, sizeof(int32_t));
-  s->wp = malloc(nn_q8_packed_w_size(n, k, s->k->q8_mr) + 1);
-  uint8_t *bt = malloc(n * k + 1);
-  if (!s->rowsum || !s->wz || !s->wp || !bt) {
-    free(bt);
-    return NN_ERR_NOMEM;
-  }
-  const uint8_t *bd = b->data;
-  for (size_t kk = 0; kk < k; kk++)
-    for (size_t j = 0; j < n; j++) bt[j * k + kk] = bd[kk * n + j];
-  nn_q8_pack_w(n, k, s->k->q8_mr, bt, k, b_signed, s->wp, s->rowsum);
-  free(bt);
+  if (!s->rowsum || !s->wz) return NN_ERR_NOMEM;
   int any = 0;
   for (size_t j = 0; j < n; j++) {
     const uint8_t zb = bz ? ((const uint8_t *)bz->data)[j * bz_inc] : 0;
     s->wz[j] = b_signed ? (int32_t)(int8_t)zb : (int32_t)zb - 128;
     any |= s->wz[j] != 0;
   }
+  s->mmf = direct_ok && !any ? nn_q8_mmf_ukernel_for(s->k) : NULL;
+  const size_t mr = s->mmf ? NN_Q8_MMF_NR : s->k->q8_mr;
+  int8_t *w = malloc(nn_q8_packed_w_size(n, k, mr) + 1);
+  uint8_t *bt = malloc(n * k + 1);
+  if (!w || !bt) {
+    free(w);
+    free(bt);
+    return NN_ERR_NOMEM;
+  }
+  *(s->mmf ? &s->wd : &s->wp) = w;
+  const uint8_t *bd = b->data;
+  for (size_t kk = 0; kk < k; kk++)
+    for (size_t j = 0; j < n; j++) bt[j * k + kk] = bd[kk * n + j];
+  nn_q8_pack_w(n, k, mr, bt, k, b_signed, w, s->rowsum);
+  free(bt);
   if (any && !(s->row_mul = calloc(n, sizeof(int32_t)))) return NN_ERR_NOMEM;
   s->ws_stride = align_up(nn_q8_matmul_workspace(s->k, k));
   s->fast = 1;
@@ -216,7 +230,7 @@ static nn_status mmq_setup(nn_op_ctx *ctx, const mm_plan *p, int bi, int bzi, si
 }
 
 static nn_status mmq_prepare(nn_op_ctx *ctx, const mm_plan *p, int bi, int bzi, size_t az_inc,
-                             size_t bz_inc, size_t ref_need) {
+                             size_t bz_inc, int direct_ok, size_t ref_need) {
   if (ctx->state) {
     mmq_release(ctx->state);
     ctx->state = NULL;
@@ -224,7 +238,7 @@ static nn_status mmq_prepare(nn_op_ctx *ctx, const mm_plan *p, int bi, int bzi, 
   mmq_state *s = calloc(1, sizeof *s);
   if (!s) return nn_op_error(ctx, NN_ERR_NOMEM, "out of memory for packed weights");
   ctx->state = s;
-  if (mmq_setup(ctx, p, bi, bzi, az_inc, bz_inc, s))
+  if (mmq_setup(ctx, p, bi, bzi, az_inc, bz_inc, direct_ok, s))
     return nn_op_error(ctx, NN_ERR_NOMEM, "out of memory for packed weights");
   const size_t fast_need = s->fast ? mmq_scratch(s, (size_t)p->n) : 0;
   ctx->scratch_size = ref_need > fast_need ? ref_need : fast_need;
@@ -244,11 +258,12 @@ static void mmq_task(void *ctx, size_t thread, size_t task) {
 }
 
 /* y = (A - az) (B - bz) as int32 (a_scale NULL), or times a_scale * b_scale[j] (+ bias)
- * as float. ai, azi: input indices of A and its zero point. */
-static nn_status mmq_run_fast(nn_op_ctx *ctx, const mm_plan *p, mmq_state *s, int ai, int azi,
-                              const float *a_scale, const float *b_scale, size_t bs_inc,
-                              const float *bias) {
-  const nn_value *a = nn_in(ctx, ai), *az = nn_in(ctx, azi);
+ * as float. A is given as data (ad: rows x k bytes, int8 when a_signed) with zero point
+ * byte azb; scratch: mmq_scratch bytes. */
+static nn_status mmq_run_a(nn_op_ctx *ctx, const mm_plan *p, mmq_state *s, const uint8_t *ad,
+                           int a_signed, uint8_t azb, char *scratch, size_t scratch_size,
+                           const float *a_scale, const float *b_scale, size_t bs_inc,
+                           const float *bias) {
   nn_value *y = nn_out(ctx, 0);
   const size_t n = (size_t)p->n, k = (size_t)p->k;
   const size_t rows = (size_t)(p->nbatch * p->m); /* B is 2-D: A's rows are contiguous */
@@ -257,26 +272,39 @@ static nn_status mmq_run_fast(nn_op_ctx *ctx, const mm_plan *p, mmq_state *s, in
   size_t threads = (size_t)nn_threadpool_size(pool);
   if (threads > s->threads) threads = s->threads;
   if (!threads) threads = 1;
-  if (ctx->scratch_size < mmq_scratch(s, n) || !ctx->scratch)
-    return nn_op_error(ctx, NN_ERR_RUNTIME, "scratch of %zu bytes is too small",
-                       ctx->scratch_size);
-  int32_t *row_bias = (int32_t *)((char *)ctx->scratch + s->threads * s->ws_stride);
+  if (scratch_size < mmq_scratch(s, n) || !scratch)
+    return nn_op_error(ctx, NN_ERR_RUNTIME, "scratch of %zu bytes is too small", scratch_size);
+  int32_t *row_bias = (int32_t *)(scratch + s->threads * s->ws_stride);
   float *mult = (float *)((char *)row_bias + align_up(n * sizeof(int32_t)));
-  const uint8_t azb = az ? *(const uint8_t *)az->data : 0;
-  const int a_signed = a->dtype == NN_INT8;
   const int32_t xz = a_signed ? (int32_t)(int8_t)azb + 128 : azb;
-  nn_q8_gemm_row_terms(s->k, n, k, s->rowsum, s->row_mul ? s->wz : NULL, xz, NULL, row_bias,
-                       s->row_mul);
+  if (s->mmf) /* the direct path sums w * x (no activation offset); weight zp are 0 */
+    for (size_t j = 0; j < n; j++)
+      row_bias[j] = (int32_t)(0u - (uint32_t)xz * (uint32_t)s->rowsum[j]);
+  else
+    nn_q8_gemm_row_terms(s->k, n, k, s->rowsum, s->row_mul ? s->wz : NULL, xz, NULL, row_bias,
+                         s->row_mul);
   if (a_scale)
     for (size_t j = 0; j < n; j++) mult[j] = *a_scale * b_scale[j * bs_inc];
   nn_q8_matmul_job job = {.kern = s->k, .m = rows, .n = n, .k = k, .wp = s->wp,
-                          .row_bias = row_bias, .row_mul = s->row_mul, .x = a->data,
+                          .row_bias = row_bias, .row_mul = s->row_mul, .x = ad,
                           .ldx = k, .x_xor = a_signed ? 0x80 : 0, .y = y->data, .ldy = n,
-                          .mult = a_scale ? mult : NULL, .bias = bias};
-  mmq_par w = {.job = &job, .ws = ctx->scratch, .ws_stride = s->ws_stride};
+                          .mult = a_scale ? mult : NULL, .bias = bias, .wd = s->wd,
+                          .mmf = s->mmf};
+  if (!s->wp && !(s->mmf && a_scale && !a_signed))
+    return nn_op_error(ctx, NN_ERR_RUNTIME, "weights were packed for another path");
+  mmq_par w = {.job = &job, .ws = scratch, .ws_stride = s->ws_stride};
   nn_q8_matmul_split(&job, rows * n * k < ((size_t)1 << 20) ? 1 : threads, &w.tasks);
   nn_threadpool_parallelize(w.tasks.tasks > 1 ? pool : NULL, mmq_task, &w, w.tasks.tasks);
   return NN_OK;
+}
+
+/* mmq_run_a with A and its zero point from inputs ai, azi and the op's scratch. */
+static nn_status mmq_run_fast(nn_op_ctx *ctx, const mm_plan *p, mmq_state *s, int ai, int azi,
+                              const float *a_scale, const float *b_scale, size_t bs_inc,
+                              const float *bias) {
+  const nn_value *a = nn_in(ctx, ai), *az = nn_in(ctx, azi);
+  return mmq_run_a(ctx, p, s, a->data, a->dtype == NN_INT8, az ? *(const uint8_t *)az->data : 0,
+                   ctx->scratch, ctx->scratch_size, a_scale, b_scale, bs_inc, bias);
 }
 
 static nn_status mmi_check(nn_op_ctx *ctx, mm_plan *p, size_t *azi, size_t *bzi) {
@@ -305,7 +333,7 @@ static nn_status mmi_prepare(nn_op_ctx *ctx) {
   size_t azi, bzi;
   nn_status st = mmi_check(ctx, &p, &azi, &bzi);
   if (st) return st;
-  return mmq_prepare(ctx, &p, 1, 3, azi, bzi, 0);
+  return mmq_prepare(ctx, &p, 1, 3, azi, bzi, 0, 0);
 }
 
 static nn_status mmi_run(nn_op_ctx *ctx) {
@@ -396,7 +424,8 @@ static nn_status mmf_prepare(nn_op_ctx *ctx) {
     ctx->scratch_size = need;
     return NN_OK;
   }
-  return mmq_prepare(ctx, &q.p, 1, 5, q.az_inc, q.bz_inc, need);
+  return mmq_prepare(ctx, &q.p, 1, 5, q.az_inc, q.bz_inc, nn_in(ctx, 0)->dtype == NN_UINT8,
+                     need);
 }
 
 static nn_status mmf_run(nn_op_ctx *ctx) {
@@ -439,6 +468,172 @@ NN_OP(MatMulIntegerToFloat) = {.op_type = "MatMulIntegerToFloat",
                                .prepare = mmf_prepare,
                                .run = mmf_run,
                                .release = mmq_release};
+
+/* ================================================ DynamicQuantizeMatMul (com.microsoft) */
+
+/* ONNX Runtime's fusion of DynamicQuantizeLinear into MatMulIntegerToFloat (written by
+ * passes/fuse_transformer.c): inputs A (float32), B, b_scale, b_zero_point, bias. A is
+ * quantized per run exactly as DynamicQuantizeLinear does (same scale, zero point and
+ * bytes, into scratch), then Y is MatMulIntegerToFloat's, bit for bit. */
+
+/* A's quantization split over the pool: phase 0 takes the range of each chunk, phase 1
+ * quantizes each chunk. Min and max are exact and quantization is per element, so the
+ * split gives the same bytes as one pass. */
+#define DQ_MAX_TASKS 64
+typedef struct dq_par {
+  const nn_kernels *kern;
+  nn_f32_range_fn range;
+  const float *x;
+  uint8_t *y;
+  size_t n, chunk;
+  int phase;
+  float scale;
+  uint8_t zp;
+  float lo[DQ_MAX_TASKS], hi[DQ_MAX_TASKS];
+} dq_par;
+
+static void dq_task(void *ctx, size_t thread, size_t t) {
+  dq_par *w = ctx;
+  (void)thread;
+  const size_t i0 = t * w->chunk, n = w->n - i0 < w->chunk ? w->n - i0 : w->chunk;
+  if (w->phase == 0)
+    w->range(n, w->x + i0, &w->lo[t], &w->hi[t]);
+  else
+    w->kern->q8_quantize(n, w->x + i0, w->scale, w->zp, 0, 255, w->y + i0);
+}
+
+/* Scale and zero point of DynamicQuantizeLinear (ops/quantize.c), same float32 math,
+ * from the range [lo, hi]. */
+static void dq_params(float lo, float hi, float *scale_out, uint8_t *zp_out) {
+  const float scale = hi == lo ? 1.0f : (hi - lo) / 255.0f;
+  float zpf = 0.0f - lo / scale;
+  if (zpf < 0.0f) zpf = 0.0f;
+  if (zpf > 255.0f) zpf = 255.0f;
+  *scale_out = scale;
+  *zp_out = (uint8_t)nn_round_half_even_f32(zpf);
+}
+
+static nn_status dqmm_check(nn_op_ctx *ctx, mmf_info *q) {
+  const nn_value *a = nn_in(ctx, 0), *b = nn_in(ctx, 1), *bias = nn_in(ctx, 4);
+  if (!a || !b) return nn_op_error(ctx, NN_ERR_INVALID, "inputs 'A' and 'B' are required");
+  if (a->dtype != NN_FLOAT || !is_q8(b->dtype))
+    return nn_op_error(ctx, NN_ERR_UNSUPPORTED,
+                       "inputs 'A' (%s) and 'B' (%s) must be float32 and uint8 or int8",
+                       nn_dtype_name(a->dtype), nn_dtype_name(b->dtype));
+  nn_status st = mm_plan_make(ctx, a, b, "A", "B", &q->p);
+  if (!st) st = check_scale(ctx, 2, "b_scale", q->p.n, "column of 'B'", &q->bs_inc);
+  if (!st) st = check_zp(ctx, 3, "b_zero_point", b->dtype, q->p.n, "column of 'B'", &q->bz_inc);
+  q->az_inc = 0;
+  q->bias_inc = 0;
+  if (!st && bias) {
+    if (bias->dtype != NN_FLOAT)
+      return nn_op_error(ctx, NN_ERR_UNSUPPORTED, "input 'bias' has dtype %s, expected float32",
+                         nn_dtype_name(bias->dtype));
+    if (!(bias->ndim <= 1 && nn_value_numel(bias) == 1) &&
+        !(bias->ndim == 1 && bias->dims[0] == q->p.n))
+      return nn_op_error(ctx, NN_ERR_INVALID, "input 'bias' must be a scalar or a 1-D tensor "
+                         "with one value per column of 'B' (%lld)", (long long)q->p.n);
+    q->bias_inc = nn_value_numel(bias) == 1 && q->p.n != 1 ? 0 : 1;
+  }
+  return st;
+}
+
+static nn_status dqmm_infer(nn_op_ctx *ctx) {
+  mmf_info q;
+  nn_status st = dqmm_check(ctx, &q);
+  if (st) return st;
+  return nn_value_set(ctx, nn_out(ctx, 0), NN_FLOAT, q.p.out_ndim, q.p.out);
+}
+
+/* Scratch: the quantized A first, then the matmul's (packed path or reference). */
+static size_t dqmm_a_bytes(const nn_op_ctx *ctx) {
+  return align_up((size_t)nn_value_numel(nn_in(ctx, 0)));
+}
+
+static nn_status dqmm_prepare(nn_op_ctx *ctx) {
+  mmf_info q;
+  nn_status st = dqmm_check(ctx, &q);
+  if (st) return st;
+  const nn_value *bias = nn_in(ctx, 4);
+  const size_t need = mmf_ref_scratch(&q);
+  if (bias && !q.bias_inc)
+    ctx->scratch_size = need;
+  else if ((st = mmq_prepare(ctx, &q.p, 1, 3, 0, q.bz_inc, 1, need)))
+    return st;
+  ctx->scratch_size += dqmm_a_bytes(ctx);
+  return NN_OK;
+}
+
+static nn_status dqmm_run(nn_op_ctx *ctx) {
+  const nn_value *a = nn_in(ctx, 0), *b = nn_in(ctx, 1), *bias = nn_in(ctx, 4);
+  nn_value *y = nn_out(ctx, 0);
+  mmf_info q;
+  nn_status st = dqmm_check(ctx, &q);
+  if (st) return st;
+  const size_t abytes = dqmm_a_bytes(ctx), na = (size_t)nn_value_numel(a);
+  if (!ctx->scratch || ctx->scratch_size < abytes)
+    return nn_op_error(ctx, NN_ERR_RUNTIME, "scratch of %zu bytes is too small",
+                       ctx->scratch_size);
+  uint8_t *aq = ctx->scratch;
+  char *rest = (char *)ctx->scratch + abytes;
+  const size_t rest_size = ctx->scratch_size - abytes;
+  float as;
+  uint8_t azp;
+  nn_threadpool *pool = nn_session_threadpool(ctx->session);
+  const size_t threads = (size_t)nn_threadpool_size(pool);
+  dq_par w = {.kern = nn_kernels_get(), .x = a->data, .y = aq, .n = na, .chunk = na};
+  w.range = nn_f32_range_for(w.kern);
+  size_t tasks = 1;
+  if (threads > 1 && na >= ((size_t)1 << 15)) { /* below, the split costs more than it saves */
+    tasks = threads < DQ_MAX_TASKS ? threads : DQ_MAX_TASKS;
+    w.chunk = (na + tasks - 1) / tasks;
+    w.chunk = (w.chunk + 63) & ~(size_t)63;
+    tasks = (na + w.chunk - 1) / w.chunk;
+  }
+  nn_threadpool_parallelize(tasks > 1 ? pool : NULL, dq_task, &w, tasks);
+  float lo = w.lo[0], hi = w.hi[0];
+  for (size_t t = 1; t < tasks; t++) {
+    lo = w.lo[t] < lo ? w.lo[t] : lo;
+    hi = w.hi[t] > hi ? w.hi[t] : hi;
+  }
+  dq_params(lo, hi, &as, &azp);
+  w.phase = 1;
+  w.scale = as;
+  w.zp = azp;
+  nn_threadpool_parallelize(tasks > 1 ? pool : NULL, dq_task, &w, tasks);
+  const float *bs = nn_in(ctx, 2)->data;
+  const float *bd = bias ? bias->data : NULL;
+  mmq_state *s = ctx->state;
+  if (s && s->fast && (!bias || q.bias_inc))
+    return mmq_run_a(ctx, &q.p, s, aq, 0, azp, rest, rest_size, &as, bs, q.bs_inc, bd);
+  if (!y || !nn_value_numel(y)) return NN_OK;
+  if (rest_size < mmf_ref_scratch(&q))
+    return nn_op_error(ctx, NN_ERR_RUNTIME, "scratch of %zu bytes is too small (%zu needed)",
+                       ctx->scratch_size, abytes + mmf_ref_scratch(&q));
+  const size_t m = (size_t)q.p.m, n = (size_t)q.p.n, k = (size_t)q.p.k;
+  int32_t *acc = (int32_t *)rest;
+  float *mult = (float *)(rest + align_up(m * n * sizeof(int32_t)));
+  for (size_t j = 0; j < n; j++) mult[j] = as * bs[j * q.bs_inc];
+  for (int64_t bi = 0; bi < q.p.nbatch; bi++) {
+    int64_t ao, bo;
+    mm_batch_offsets(&q.p, bi, &ao, &bo);
+    nn_kernels_get()->x8_gemm(0, b->dtype == NN_INT8, m, n, k, aq + (size_t)ao * m * k, k,
+                              &azp, 0, (const uint8_t *)b->data + (size_t)bo * k * n, n,
+                              zp_data(ctx, 3), q.bz_inc, acc, n);
+    float *yd = (float *)y->data + (size_t)bi * m * n;
+    for (size_t i = 0; i < m; i++)
+      for (size_t j = 0; j < n; j++)
+        yd[i * n + j] = (float)acc[i * n + j] * mult[j] + (bd ? bd[j * q.bias_inc] : 0.0f);
+  }
+  return NN_OK;
+}
+
+NN_OP(DynamicQuantizeMatMul) = {.op_type = "DynamicQuantizeMatMul",
+                                .domain = "com.microsoft",
+                                .infer = dqmm_infer,
+                                .prepare = dqmm_prepare,
+                                .run = dqmm_run,
+                                .release = mmq_release};
 
 /* ============================================================ QLinearMatMul */
 

@@ -1,13 +1,15 @@
 /*
  * matmul.c - MatMul (numpy semantics: batch broadcasting, 1-D operands promoted and
- * their unit dim removed) on the reference GEMM, and Einsum (opset 12) as a generic
- * loop over the labels of its equation.
+ * their unit dim removed) on the packed GEMM (small batched products on the direct
+ * kernel of f32_mm_direct.h), and Einsum (opset 12) as a generic loop over the labels
+ * of its equation.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/dispatch.h"
 #include "kernels/f32_gemm.h"
+#include "kernels/f32_mm_direct.h"
 #include "kernels/ref/gemm.h"
 #include "ops/op.h"
 #include "runtime/session.h"
@@ -162,6 +164,7 @@ static void mm_f32(nn_op_ctx *ctx, int64_t M, int64_t N, int64_t K, const float 
 /* One float32 GEMM of a batch per task, single-threaded, on the thread's workspace. */
 typedef struct mm_batch_par {
   const mm_shape *sh;
+  nn_f32_mmd_ukernel_fn mmd; /* or NULL: the packed GEMM */
   const float *a, *b;
   float *y;
   char *ws;
@@ -179,6 +182,13 @@ static void mm_batch_task(void *ctx, size_t thread, size_t t) {
   for (int d = 0; d < sh->nb; d++) {
     ao = ao * sh->abatch[d] + (sh->abatch[d] == 1 ? 0 : idx[d]);
     bo = bo * sh->bbatch[d] + (sh->bbatch[d] == 1 ? 0 : idx[d]);
+  }
+  if (w->mmd) {
+    nn_f32_mmd_run(w->mmd, (size_t)sh->M, (size_t)sh->N, (size_t)sh->K,
+                   w->a + (size_t)(ao * sh->M * sh->K), (size_t)sh->K,
+                   w->b + (size_t)(bo * sh->K * sh->N), (size_t)sh->N,
+                   w->y + (size_t)t * (size_t)(sh->M * sh->N), (size_t)sh->N);
+    return;
   }
   nn_f32_gemm_problem p = {.M = (size_t)sh->M, .N = (size_t)sh->N, .K = (size_t)sh->K,
                            .alpha = 1.0f, .c = w->y + (size_t)t * (size_t)(sh->M * sh->N),
@@ -212,9 +222,12 @@ static nn_status matmul_run(nn_op_ctx *ctx) {
     return NN_OK;
   }
   nn_threadpool *pool = nn_session_threadpool(ctx->session);
+  /* Small batched products (attention's heads): the direct kernel, no packing. */
+  const nn_f32_mmd_ukernel_fn mmd =
+      st && K <= NN_F32_MMD_MAX_K ? nn_f32_mmd_ukernel_for(nn_kernels_get()) : NULL;
   if (st && nbatch > 1 && nn_threadpool_size(pool) > 1 &&
       st->ws1 * (size_t)nn_threadpool_size(pool) <= ctx->scratch_size) {
-    mm_batch_par w = {.sh = &sh, .a = a->data, .b = b->data, .y = y->data,
+    mm_batch_par w = {.sh = &sh, .mmd = mmd, .a = a->data, .b = b->data, .y = y->data,
                       .ws = ctx->scratch, .ws1 = st->ws1};
     nn_threadpool_parallelize(pool, mm_batch_task, &w, (size_t)nbatch);
     return NN_OK;
@@ -228,7 +241,12 @@ static nn_status matmul_run(nn_op_ctx *ctx) {
       ao = ao * sh.abatch[d] + (sh.abatch[d] == 1 ? 0 : idx[d]);
       bo = bo * sh.bbatch[d] + (sh.bbatch[d] == 1 ? 0 : idx[d]);
     }
-    if (st)
+    if (mmd)
+      nn_f32_mmd_run(mmd, (size_t)M, (size_t)N, (size_t)K,
+                     (const float *)(ad + (size_t)(ao * M * K) * es), (size_t)K,
+                     (const float *)(bd + (size_t)(bo * K * N) * es), (size_t)N,
+                     (float *)(yd + (size_t)(t * M * N) * es), (size_t)N);
+    else if (st)
       mm_f32(ctx, M, N, K, (const float *)(ad + (size_t)(ao * M * K) * es),
              (const float *)(bd + (size_t)(bo * K * N) * es), NULL,
              (float *)(yd + (size_t)(t * M * N) * es));

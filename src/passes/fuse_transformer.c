@@ -6,10 +6,13 @@
  *              -> Div(d, s) -> Mul(gamma) -> Add(beta)      =>  LayerNormalization
  *   GELU       Div(x, sqrt 2) | Mul(x, 1/sqrt 2) -> Erf -> Add(1) -> Mul(x, .) -> Mul(0.5)
  *              (or Mul(x, 0.5) first)                       =>  Gelu
+ *   DynamicQuantizeLinear(x) read by one MatMulIntegerToFloat   =>  DynamicQuantizeMatMul
+ *   Add(a, b) -> LayerNormalization (last axis, rank 3)     =>  SkipLayerNormalization
  *
  * as ONNX Runtime's own transformer optimizer writes them: LayerNormalization in the
  * default domain (ONNX Runtime registers it there for every opset, as a contrib op
- * below opset 17) and com.microsoft Gelu, so ONNX Runtime still runs the model.
+ * below opset 17), com.microsoft Gelu, DynamicQuantizeMatMul and SkipLayerNormalization,
+ * so ONNX Runtime still runs the model.
  * Intermediate tensors must have no reader outside the pattern and must not be graph
  * outputs.
  */
@@ -218,6 +221,72 @@ static nn_status try_gelu(ctx *c, int i, int *fused) {
   return NN_OK;
 }
 
+/* Fuse the DynamicQuantizeLinear node i into the MatMulIntegerToFloat node that is the
+ * only reader of its three outputs (as A, a_scale, a_zero_point), which becomes
+ * DynamicQuantizeMatMul(x, B, b_scale, b_zero_point, bias) and quantizes x itself.
+ * A DynamicQuantizeLinear shared by several matmuls (attention's Q, K, V) stays: each
+ * fused reader would quantize x again (ONNX Runtime leaves those too). */
+static nn_status try_dynquant_matmul(ctx *c, int i, int *fused) {
+  nn_graph *g = c->g;
+  const nn_node *dq = &g->nodes[i];
+  if (dq->n_inputs != 1 || dq->n_outputs != 3) return NN_OK;
+  const int x = dq->inputs[0], yq = dq->outputs[0], ys = dq->outputs[1], yz = dq->outputs[2];
+  if (x < 0 || yq < 0 || ys < 0 || yz < 0) return NN_OK;
+  if (n_uses(c, yq) != 1 || n_uses(c, ys) != 1 || n_uses(c, yz) != 1) return NN_OK;
+  const int r = c->u.cons[c->u.off[yq]];
+  const nn_node *mm = &g->nodes[r];
+  if (c->kill[r] || strcmp(mm->domain, "com.microsoft") ||
+      strcmp(mm->op_type, "MatMulIntegerToFloat") || mm->n_inputs < 5 || mm->inputs[0] != yq ||
+      mm->inputs[2] != ys || mm->inputs[4] != yz)
+    return NN_OK;
+  int in[5] = {x, mm->inputs[1], mm->inputs[3], mm->n_inputs > 5 ? mm->inputs[5] : -1,
+               mm->n_inputs > 6 ? mm->inputs[6] : -1};
+  int n_in = 5;
+  while (n_in > 3 && in[n_in - 1] < 0) n_in--;
+  TRY_RET(retype(g, r, "DynamicQuantizeMatMul", "com.microsoft", n_in, in));
+  c->kill[i] = 1;
+  (*fused)++;
+  return NN_OK;
+}
+
+/* Fuse the residual Add feeding the LayerNormalization node i (last axis, rank 3, only
+ * its first output used) into com.microsoft SkipLayerNormalization(a, b, gamma, beta),
+ * when the Add's operands have the same known shape and its sum has no other reader. */
+static nn_status try_skip_layernorm(ctx *c, int i, int *fused) {
+  nn_graph *g = c->g;
+  const nn_node *ln = &g->nodes[i];
+  if (ln->n_inputs < 2 || ln->inputs[0] < 0 || ln->inputs[1] < 0) return NN_OK;
+  for (int k = 1; k < ln->n_outputs; k++)
+    if (ln->outputs[k] >= 0 && n_uses(c, ln->outputs[k]) > 0) return NN_OK;
+  const int s = ln->inputs[0];
+  const int add = producer_op(c, s, "Add");
+  if (add < 0 || n_uses(c, s) != 1 || g->nodes[add].n_inputs != 2) return NN_OK;
+  const int a = g->nodes[add].inputs[0], b = g->nodes[add].inputs[1];
+  if (a < 0 || b < 0) return NN_OK;
+  const nn_tensor *ta = &g->tensors[a], *tb = &g->tensors[b], *ts = &g->tensors[s];
+  if (ta->ndim != 3 || tb->ndim != 3 || ts->ndim != 3 || ta->dtype != NN_FLOAT ||
+      tb->dtype != NN_FLOAT)
+    return NN_OK;
+  for (int d = 0; d < 3; d++)
+    if (ta->dims[d] <= 0 || ta->dims[d] != tb->dims[d] || ta->dims[d] != ts->dims[d])
+      return NN_OK;
+  const int64_t axis = nn_attr_int(ln, "axis", -1);
+  if (axis != -1 && axis != 2) return NN_OK;
+  if (nn_attr_int(ln, "stash_type", 1) != 1) return NN_OK;
+  const int64_t cols = ta->dims[2];
+  const int gamma = ln->inputs[1], beta = ln->n_inputs > 2 ? ln->inputs[2] : -1;
+  if (!const_vector(c, gamma, cols) || g->tensors[gamma].ndim != 1 ||
+      (beta >= 0 && (!const_vector(c, beta, cols) || g->tensors[beta].ndim != 1)))
+    return NN_OK;
+  const float eps = nn_attr_float(ln, "epsilon", 1e-5f);
+  int in[4] = {a, b, gamma, beta};
+  TRY_RET(retype(g, i, "SkipLayerNormalization", "com.microsoft", beta >= 0 ? 4 : 3, in));
+  TRY_RET(nn_node_add_attr_float(&g->nodes[i], "epsilon", eps));
+  c->kill[add] = 1;
+  (*fused)++;
+  return NN_OK;
+}
+
 nn_status nn_pass_fuse_transformer(nn_model *m, int *n_fused) {
   nn_status st = NN_OK;
   ctx c = {m->graph, {0}, NULL};
@@ -231,11 +300,33 @@ nn_status nn_pass_fuse_transformer(nn_model *m, int *n_fused) {
     if (c.kill[i] || n->domain[0]) continue;
     if (!strcmp(n->op_type, "Div")) NN_TRY(try_layernorm(&c, i, n_fused));
     else if (!strcmp(n->op_type, "Erf")) NN_TRY(try_gelu(&c, i, n_fused));
+    else if (!strcmp(n->op_type, "DynamicQuantizeLinear"))
+      NN_TRY(try_dynquant_matmul(&c, i, n_fused));
   }
-  if (*n_fused) {
-    NN_TRY(nn_model_ensure_opset(m, "com.microsoft", 1));
-    nn_graph_remove_nodes(c.g, c.kill);
+  if (*n_fused) nn_graph_remove_nodes(c.g, c.kill);
+  /* Second round, over the LayerNormalization nodes (some just made): the shapes of
+   * intermediates rule out a broadcasting Add, so infer them when one is unknown. */
+  for (int i = 0; i < c.g->n_nodes; i++) {
+    const nn_node *n = &c.g->nodes[i];
+    if (!n->domain[0] && !strcmp(n->op_type, "LayerNormalization") && n->inputs[0] >= 0 &&
+        c.g->tensors[n->inputs[0]].ndim < 0) {
+      int nt;
+      if (nn_pass_infer_shapes(m, &nt)) nn_error_clear();
+      break;
+    }
   }
+  nn_use_map_free(&c.u);
+  NN_TRY(nn_graph_build_maps(c.g, &c.u));
+  memset(c.kill, 0, (size_t)c.g->n_nodes + 1);
+  int skip = 0;
+  for (int i = 0; i < c.g->n_nodes; i++) {
+    const nn_node *n = &c.g->nodes[i];
+    if (!c.kill[i] && !n->domain[0] && !strcmp(n->op_type, "LayerNormalization"))
+      NN_TRY(try_skip_layernorm(&c, i, &skip));
+  }
+  if (skip) nn_graph_remove_nodes(c.g, c.kill);
+  *n_fused += skip;
+  if (*n_fused) NN_TRY(nn_model_ensure_opset(m, "com.microsoft", 1));
 done:
   nn_use_map_free(&c.u);
   free(c.kill);
