@@ -42,6 +42,19 @@ void nn_q8_add__neon(size_t, const uint8_t *, const uint8_t *, const nn_q8_add_p
 void nn_q8_quantize__neon(size_t, const float *, float, int32_t, int32_t, int32_t, uint8_t *);
 #endif
 
+#if defined(__x86_64__)
+void nn_q8_dwconv3x3_cl__avx512vnni(const nn_q8_dwcl_args *, size_t, size_t, void *);
+#endif
+
+nn_q8_dwconv3x3_cl_fn nn_q8_dwconv3x3_cl_select(const nn_kernels *k) {
+#if defined(__x86_64__)
+  if (k->isa == NN_ISA_AVX512VNNI) return nn_q8_dwconv3x3_cl__avx512vnni; /* vpdpbusd */
+#else
+  (void)k;
+#endif
+  return nn_q8_dwconv3x3_cl__scalar;
+}
+
 /* x8_gemm entries: the packed driver bound to one level's microkernel. */
 #define X8_GEMM_ENTRY(NAME, GEMM, PACK, MR, NR, OFF)                                        \
   static const nn_kernels NAME##_table = {                                                  \

@@ -419,6 +419,38 @@ void nn_q8_dwconv3x3__scalar(const nn_q8_dw_args *a) {
     }
 }
 
+/* ------------------------------------------------------------------ depthwise 3x3, channels */
+
+size_t nn_q8_dwconv3x3_cl_workspace(const nn_q8_dwcl_args *a) {
+  const size_t hp = (a->oh - 1) * a->stride + 3, wp = (a->ow - 1) * a->stride + 3;
+  return align64(hp * wp * 16) + align64(hp * wp * 64) + align64((a->oh * a->ow + 15) / 16 * 16 * 16);
+}
+
+void nn_q8_dwconv3x3_cl__scalar(const nn_q8_dwcl_args *a, size_t c0, size_t c1, void *ws) {
+  const size_t plane = a->ih * a->iw;
+  for (size_t c = c0; c < c1; c++) {
+    const uint8_t *x = a->x + c * plane;
+    const int8_t *w = a->w + 12 * c;
+    uint8_t *y = a->y + c * a->oh * a->ow;
+    for (size_t oy = 0; oy < a->oh; oy++)
+      for (size_t ox = 0; ox < a->ow; ox++) {
+        uint32_t acc = (uint32_t)a->bias[c];
+        for (size_t ky = 0; ky < 3; ky++)
+          for (size_t kx = 0; kx < 3; kx++) {
+            /* padded coordinates; the plane starts at (pt, pl) */
+            const size_t py = oy * a->stride + ky, px = ox * a->stride + kx;
+            const int in = py >= a->pt && py - a->pt < a->ih && px >= a->pl && px - a->pl < a->iw;
+            const uint8_t v = in ? (uint8_t)(x[(py - a->pt) * a->iw + (px - a->pl)] ^ a->xor_mask)
+                                 : a->pad;
+            acc += (uint32_t)((int32_t)w[4 * ky + kx] * v);
+          }
+        y[oy * a->ow + ox] =
+            (uint8_t)nn_requantize_one((int32_t)acc, a->scale[c], a->out_zp, a->qmin, a->qmax);
+      }
+  }
+  (void)ws;
+}
+
 /* ------------------------------------------------------------------ QuantizeLinear */
 
 void nn_q8_quantize__scalar(size_t n, const float *x, float scale, int32_t zp, int32_t qmin,
@@ -523,12 +555,12 @@ void nn_x8_maxpool2d(const nn_pool_params *p, const void *x, void *y, size_t pla
 
 void nn_q8_add__scalar(size_t n, const uint8_t *a, const uint8_t *b, const nn_q8_add_params *p,
                        uint8_t *y) {
+  const float fixed = nn_q8_add_fixed(p);
   for (size_t i = 0; i < n; i++) {
     size_t ib = p->b_scalar ? 0 : i;
     int32_t qa = p->is_signed ? (int32_t)(int8_t)a[i] : a[i];
     int32_t qb = p->is_signed ? (int32_t)(int8_t)b[ib] : b[ib];
-    float va = (float)(qa - p->za), vb = (float)(qb - p->zb);
-    float v = va * p->ra + vb * p->rb;
-    y[i] = (uint8_t)nn_quantize_round_sat(v, p->zc, p->qmin, p->qmax);
+    float v = fmaf((float)qa, p->ra, fmaf((float)qb, p->rb, fixed));
+    y[i] = (uint8_t)nn_quantize_round_sat(v, 0, p->qmin, p->qmax);
   }
 }

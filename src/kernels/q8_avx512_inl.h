@@ -83,6 +83,41 @@ static inline void q8_store_row32_b(__m512i v0, __m512i v1, size_t r, size_t nc,
   _mm256_mask_storeu_epi8((uint8_t *)c + r * ldc, km, q);
 }
 
+/* Whether the 8-bit output range is the whole type (the usual case: no fused clip), so
+ * q8_store_2rows32_sat may clamp with saturating packs. */
+static inline int q8_full_range(int mode, const nn_q8_gemm_params *p) {
+  return (mode == NN_Q8_OUT_U8 && p->qmin == 0 && p->qmax == 255) ||
+         (mode == NN_Q8_OUT_S8 && p->qmin == -128 && p->qmax == 127);
+}
+
+/* Rows r and r + 1 (both < mr) of a tile, each two vectors of 16 columns (nc <= 32 valid),
+ * requantized to a full-range 8-bit type (q8_full_range). The accumulators started from
+ * row_bias and there is no row_mul. Equal to q8_store_row32_b: only the upper clamp is
+ * done in float (a float below -2^31 converts to INT32_MIN, which the saturating packs
+ * take to qmin as the lower clamp would); the pack to int16, + zp and the pack to 8 bits
+ * saturate, which is the clamp to [qmin, qmax] after rounding (qmin - zp is an integer,
+ * so clamping before or after rounding agrees). One pass packs both rows (4 vectors),
+ * instead of four vpmovdb. */
+static inline void q8_store_2rows32_sat(__m512i a0, __m512i a1, __m512i b0, __m512i b1,
+                                        size_t r, size_t nc, void *c, size_t ldc, int is_signed,
+                                        const nn_q8_gemm_params *p, __m512 hi, __m512i zp16) {
+  const __m512 sa = _mm512_set1_ps(p->scale[r]), sb = _mm512_set1_ps(p->scale[r + 1]);
+#define Q8_RQ(v, s)                                                              \
+  _mm512_cvt_roundps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(v), s), hi), \
+                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+  const __m512i pa = _mm512_adds_epi16(_mm512_packs_epi32(Q8_RQ(a0, sa), Q8_RQ(a1, sa)), zp16);
+  const __m512i pb = _mm512_adds_epi16(_mm512_packs_epi32(Q8_RQ(b0, sb), Q8_RQ(b1, sb)), zp16);
+#undef Q8_RQ
+  /* 128-bit lane L now holds the dwords (row r, columns 4L..), (row r, 16 + 4L..),
+   * (row r + 1, 4L..), (row r + 1, 16 + 4L..). */
+  const __m512i q = is_signed ? _mm512_packs_epi16(pa, pb) : _mm512_packus_epi16(pa, pb);
+  const __m512i idx = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+  const __m512i o = _mm512_permutexvar_epi32(idx, q);
+  const __mmask32 km = nc >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << nc) - 1u);
+  _mm256_mask_storeu_epi8((uint8_t *)c + r * ldc, km, _mm512_castsi512_si256(o));
+  _mm256_mask_storeu_epi8((uint8_t *)c + (r + 1) * ldc, km, _mm512_extracti64x4_epi64(o, 1));
+}
+
 static inline void q8_store_row32(__m512i v0, __m512i v1, size_t r, size_t nc, void *c,
                                   size_t ldc, int mode, const nn_q8_gemm_params *p,
                                   const q8_epi512 *e) {

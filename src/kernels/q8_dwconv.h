@@ -32,4 +32,37 @@ typedef struct nn_q8_dw_args {
 
 void nn_q8_dwconv3x3__scalar(const nn_q8_dw_args *a);
 
+/*
+ * Depthwise 3x3 over a run of channels at once, for small planes (14x14, 7x7) where a
+ * call per plane and its padded copy cost more than the arithmetic: the channels become
+ * the vector lanes (16 at a time), so borders and narrow rows cost nothing extra.
+ * Padding is implicit. Per channel c (of one image, NCHW):
+ *   acc = bias[c] + sum_{ky,kx} w[12c + 4ky + kx] * v(oy*s + ky - pt, ox*s + kx - pl)
+ *   v(iy, ix) = x[c*ih*iw + iy*iw + ix] ^ xor_mask inside the plane, pad outside
+ *   y[c*oh*ow + oy*ow + ox] = saturate(round_half_even((float)acc * scale[c]) + out_zp)
+ * (the values and the bias of nn_q8_dw_args: pad is the input zero point's byte after
+ * the XOR, folded into bias). Channels [c0, c1) only; ws holds
+ * nn_q8_dwconv3x3_cl_workspace bytes, 64-byte aligned. Never allocates.
+ */
+typedef struct nn_q8_dwcl_args {
+  size_t ih, iw, oh, ow;
+  unsigned stride;      /* 1 or 2 */
+  size_t pt, pl;        /* padding before rows and columns (after: whatever oh, ow need) */
+  const uint8_t *x;
+  uint8_t xor_mask, pad;
+  const int8_t *w;      /* 12 bytes per channel */
+  const int32_t *bias;
+  const float *scale;   /* finite */
+  int32_t out_zp, qmin, qmax;
+  uint8_t *y;
+} nn_q8_dwcl_args;
+
+typedef void (*nn_q8_dwconv3x3_cl_fn)(const nn_q8_dwcl_args *a, size_t c0, size_t c1, void *ws);
+
+size_t nn_q8_dwconv3x3_cl_workspace(const nn_q8_dwcl_args *a);
+void nn_q8_dwconv3x3_cl__scalar(const nn_q8_dwcl_args *a, size_t c0, size_t c1, void *ws);
+/* The fastest version for a kernel table's level (the scalar one below AVX-512). */
+struct nn_kernels;
+nn_q8_dwconv3x3_cl_fn nn_q8_dwconv3x3_cl_select(const struct nn_kernels *k);
+
 #endif

@@ -4,8 +4,11 @@
  * implicitly, combine in float32 with ONNX Runtime's scale ratios, and requantize with
  * round half to even (kernels/ref/requant.h). Inputs: A, A_scale, A_zero_point, B,
  * B_scale, B_zero_point, C_scale, C_zero_point (zero points optional); numpy broadcast.
- * QLinearAdd of same-shape operands (or with one scalar operand) runs the table's
- * q8_add kernel, which computes the same float expression.
+ * QLinearAdd is MLAS's expression (kernels/q8_eltwise.h: fused multiply-adds onto a
+ * zero-point constant, the output zero point added before rounding), so that codes a
+ * hair from a tie round as in ONNX Runtime; same-shape operands (or one scalar operand)
+ * run the table's q8_add kernel, which computes it too. Like ONNX Runtime, a run where A
+ * is the broadcast operand puts B first.
  */
 #include <math.h>
 #include <string.h>
@@ -108,6 +111,10 @@ static nn_status ql_run(nn_op_ctx *ctx, ql_kind kind) {
   const int32_t za = zp_of(ctx, 2), zb = zp_of(ctx, 5), zc = zp_of(ctx, 7);
   /* ONNX Runtime's formulation: ratios to the output scale, computed once in float32. */
   const float ra = sa / sc, rb = sb / sc, rab = sa * sb / sc;
+  /* QLinearAdd's zero-point constant, A first and B first (see q8_eltwise.h). */
+  const nn_q8_add_params pab = {.ra = ra, .rb = rb, .za = za, .zb = zb, .zc = zc};
+  const nn_q8_add_params pba = {.ra = rb, .rb = ra, .za = zb, .zb = za, .zc = zc};
+  const float fixed_ab = nn_q8_add_fixed(&pab), fixed_ba = nn_q8_add_fixed(&pba);
   const int64_t na = nn_value_numel(a), nb = nn_value_numel(b), nc = nn_value_numel(c);
   if (kind == QL_ADD && isfinite(ra) && isfinite(rb) && nc > 0 &&
       ((na == nc && (nb == nc || nb == 1)) || (na == 1 && nb == nc))) {
@@ -145,13 +152,21 @@ static nn_status ql_run(nn_op_ctx *ctx, ql_kind kind) {
   const int64_t n = nn_value_numel(c);
   const int64_t inner = nd ? out[nd - 1] : 1;
   const int64_t ia = nd ? sta[nd - 1] : 0, ib = nd ? stb[nd - 1] : 0;
+  const int b_first = ia == 0 && ib != 0; /* A broadcast along the run */
   int64_t oa = 0, ob = 0;
   for (int64_t o = 0; o < n; o += inner) {
     for (int64_t j = 0; j < inner; j++) {
-      float va = (float)(read_q(a, sgn, (size_t)(oa + j * ia)) - za);
-      float vb = (float)(read_q(b, sgn, (size_t)(ob + j * ib)) - zb);
-      float v = kind == QL_ADD ? va * ra + vb * rb : va * vb * rab;
-      int32_t q = nn_quantize_round_sat(v, zc, qmin, qmax);
+      const int32_t qa = read_q(a, sgn, (size_t)(oa + j * ia));
+      const int32_t qb = read_q(b, sgn, (size_t)(ob + j * ib));
+      int32_t q;
+      if (kind == QL_ADD) {
+        const float v = b_first ? fmaf((float)qb, rb, fmaf((float)qa, ra, fixed_ba))
+                                : fmaf((float)qa, ra, fmaf((float)qb, rb, fixed_ab));
+        q = nn_quantize_round_sat(v, 0, qmin, qmax);
+      } else {
+        const float v = (float)(qa - za) * (float)(qb - zb) * rab;
+        q = nn_quantize_round_sat(v, zc, qmin, qmax);
+      }
       if (sgn)
         ((int8_t *)c->data)[o + j] = (int8_t)q;
       else

@@ -146,6 +146,10 @@ static void test_x8_gemm(const nn_kernels *k) {
     /* Depths across the driver's 512 blocking, with per-row and per-column points. */
     gemm_case(k, as, bs, 9, 37, 513, 1, 1, 0, 0, 0, 0);
     gemm_case(k, as, bs, 5, 33, 1100, 0, 0, 0, 0, 0, 0);
+    /* Every ragged panel width (the VNNI tile's column and half-width paths), int32
+     * output, accumulated across the 512 blocking at the largest depth. */
+    for (size_t n = 1; n <= 66; n++)
+      gemm_case(k, as, bs, n % 5 ? 9 : 8, n, n % 3 ? 37 : 515, n % 2, (n / 2) % 2, 0, 0, 0, 0);
     gemm_case(k, as, bs, 17, 20, 1027, 1, 0, 0, 0, 0, 0);
     gemm_case(k, as, bs, 0, 5, 7, 0, 0, 0, 0, 0, 0);
     gemm_case(k, as, bs, 3, 5, 0, 0, 0, 0, 0, 0, 0);
@@ -183,6 +187,7 @@ static void qconv_case(const nn_kernels *k, size_t m, size_t n, size_t kk, int x
     bias[i] = (int32_t)(rnd() % 200001) - 100000;
     if (scale_kind == 0) scale[i] = (float)((rnd() % 1000) + 1) * 1e-5f;
     else if (scale_kind == 1) scale[i] = 0.5f; /* many exact ties */
+    else if (scale_kind == 3) scale[i] = (float)(rnd() % 5 + 1) * (i % 2 ? 1e2f : 1e5f); /* |t * s| > 2^31 */
     else scale[i] = 1e-9f + (float)(rnd() % 7) * 3e-3f;
   }
   /* Reference: int32 accumulators, + bias, requantize per row. */
@@ -239,6 +244,17 @@ static void test_packed_requant(const nn_kernels *k) {
         qconv_case(k, ms[mi], ns[ni], ks[ki], c % 3 == 2, c % 5 == 4, c % 4 == 3,
                    (int)(rnd() % 256), c % 3);
   for (int z = 0; z < 256; z++) qconv_case(k, 9, 37, 19, z & 1, (z >> 1) & 1, z % 3 == 0, z, z % 3);
+  /* Every ragged panel width (up to two panels), odd and full tile heights, even and
+   * odd depth quads, both output signs, weight zero points or not. */
+  for (size_t n = 1; n <= 66; n++)
+    for (int v = 0; v < 4; v++)
+      qconv_case(k, v & 1 ? 8 : 5 + 6 * (size_t)(v >> 1), n, v & 2 ? 9 : 130 + (size_t)v, v & 1,
+                 (int)(n & 1), (int)((n / 2) & 1), (int)(rnd() % 256), (int)(n % 3));
+  /* Products beyond the int32 range (the saturating epilogue's lower clamp), full tiles
+   * and ragged ones, both output signs and zero points at both ends. */
+  for (int z = 0; z < 32; z++)
+    qconv_case(k, 16, z % 2 ? 64 : 33 + (size_t)z, 64 + (size_t)z, z & 2, z & 1, 0,
+               z & 4 ? 255 : 0, 3);
   /* One column (classifier heads: the VNNI tile's single-column path), odd depths. */
   for (int z = 0; z < 64; z++)
     qconv_case(k, 17, 1, 21 + 8 * (size_t)(z % 5), z & 1, (z >> 1) & 1, z % 3 == 0, 4 * z, z % 3);
@@ -336,6 +352,99 @@ static void dw_case(const nn_kernels *k, size_t ih, size_t iw, unsigned stride, 
 void nn_q8_dwconv3x3__avx512vnni(const nn_q8_dw_args *);
 #endif
 
+/* Channels-at-once depthwise: the level's version against the scalar one (exact, over
+ * channel runs not a multiple of 16, odd planes, both strides, asymmetric padding, int8
+ * input flipped by the XOR), input and output ending at guard pages, channels outside
+ * [c0, c1) untouched; and the scalar one against im2col + GEMM per channel. */
+static void dwcl_case(const nn_kernels *k, size_t nc, size_t c0, size_t c1, size_t ih,
+                      size_t iw, unsigned stride, size_t pt, size_t pl, size_t pb, size_t pr,
+                      int x_signed, int out_signed) {
+  const size_t oh = (ih + pt + pb - 3) / stride + 1, ow = (iw + pl + pr - 3) / stride + 1;
+  guard gx, gy, gw;
+  uint8_t *x = gmalloc(&gx, nc * ih * iw);
+  uint8_t *y = gmalloc(&gy, nc * oh * ow);
+  int8_t *w = gmalloc(&gw, 12 * nc);
+  uint8_t *r = malloc(nc * oh * ow);
+  int32_t *bias = malloc(nc * sizeof(int32_t));
+  float *scale = malloc(nc * sizeof(float));
+  fill(x, nc * ih * iw);
+  fill((uint8_t *)w, 12 * nc);
+  for (size_t c = 0; c < nc; c++) {
+    w[12 * c + 3] = w[12 * c + 7] = w[12 * c + 11] = 0;
+    bias[c] = (int32_t)(rnd() % 40001) - 20000;
+    scale[c] = c % 5 == 4 ? 0.5f : 1e-4f + (float)(rnd() % 1000) * 2e-4f;
+  }
+  const int32_t yz = out_signed ? (int32_t)(rnd() % 256) - 128 : (int32_t)(rnd() % 256);
+  nn_q8_dwcl_args a = {.ih = ih, .iw = iw, .oh = oh, .ow = ow, .stride = stride, .pt = pt,
+                       .pl = pl, .x = x, .xor_mask = x_signed ? 0x80 : 0, .pad = (uint8_t)rnd(),
+                       .w = w, .bias = bias, .scale = scale, .out_zp = yz,
+                       .qmin = out_signed ? -128 : 0, .qmax = out_signed ? 127 : 255, .y = y};
+  void *ws = aligned_alloc(64, (nn_q8_dwconv3x3_cl_workspace(&a) + 63) / 64 * 64);
+  memset(y, 0xC3, nc * oh * ow);
+  memset(r, 0xC3, nc * oh * ow);
+  nn_q8_dwconv3x3_cl_select(k)(&a, c0, c1, ws);
+  a.y = r;
+  nn_q8_dwconv3x3_cl__scalar(&a, c0, c1, NULL);
+  int ok = 1;
+  for (size_t i = 0; i < nc * oh * ow && ok; i++)
+    if (y[i] != r[i]) {
+      CHECK(0, "dwconv_cl c=%zu [%zu,%zu) %zux%zu s%u pad %zu,%zu,%zu,%zu xs=%d: y[%zu] = %d, "
+            "want %d", nc, c0, c1, ih, iw, stride, pt, pl, pb, pr, x_signed, i, y[i], r[i]);
+      ok = 0;
+    }
+  /* The scalar twin against im2col + GEMM (uint8 input: the pad byte is the zero point). */
+  if (ok && !x_signed) {
+    nn_conv_geom g = {.rank = 2, .channels = 1, .in = {(int64_t)ih, (int64_t)iw},
+                      .kernel = {3, 3}, .stride = {stride, stride}, .dilation = {1, 1},
+                      .pad_begin = {(int64_t)pt, (int64_t)pl},
+                      .out = {(int64_t)oh, (int64_t)ow}};
+    uint8_t *col = malloc(9 * oh * ow);
+    int32_t *acc = malloc(oh * ow * sizeof(int32_t));
+    for (size_t c = c0; c < c1 && ok; c++) {
+      int8_t w9[9];
+      for (int t = 0; t < 9; t++) w9[t] = w[12 * c + 4 * (t / 3) + t % 3];
+      const int8_t wzero = 0;
+      const uint8_t zero = 0;
+      nn_x8_im2col__ref(&g, x + c * ih * iw, a.pad, col);
+      nn_x8_gemm__ref(1, 0, 1, oh * ow, 9, w9, 9, &wzero, 0, col, oh * ow, &zero, 0, acc,
+                      oh * ow);
+      for (size_t i = 0; i < oh * ow && ok; i++) {
+        const int32_t want = nn_requantize_one((int32_t)((uint32_t)acc[i] + (uint32_t)bias[c]),
+                                               scale[c], yz, a.qmin, a.qmax);
+        const int32_t got = out_signed ? (int32_t)(int8_t)r[c * oh * ow + i] : r[c * oh * ow + i];
+        if (got != want) {
+          CHECK(0, "dwconv_cl__scalar c=%zu %zux%zu s%u: y[%zu][%zu] = %d, want %d", nc, ih, iw,
+                stride, c, i, got, want);
+          ok = 0;
+        }
+      }
+    }
+    free(col), free(acc);
+  }
+  if (ok) g_pass++;
+  free(ws), free(r), free(bias), free(scale);
+  gfree(&gx), gfree(&gy), gfree(&gw);
+}
+
+static void test_dwconv_cl(const nn_kernels *k) {
+  static const size_t sizes[][2] = {{1, 1}, {2, 3}, {3, 3}, {4, 4}, {5, 7}, {7, 7}, {8, 8},
+                                    {9, 5}, {13, 13}, {14, 14}, {15, 17}, {28, 28}, {3, 40}};
+  static const size_t chans[][3] = {{1, 0, 1}, {5, 0, 5}, {16, 0, 16}, {17, 0, 17},
+                                    {40, 3, 37}, {33, 16, 33}, {48, 0, 48}};
+  int v = 0;
+  for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+    for (size_t ci = 0; ci < sizeof chans / sizeof chans[0]; ci++)
+      for (unsigned st = 1; st <= 2; st++, v++) {
+        const size_t ih = sizes[si][0], iw = sizes[si][1];
+        const size_t pt = v % 3 == 2 ? 0 : 1, pl = v % 4 == 3 ? 0 : 1;
+        size_t pb = (size_t)(v % 2), pr = (size_t)((v / 2) % 3);
+        if (ih + pt + pb < 3) pb = 3 - ih - pt;
+        if (iw + pl + pr < 3) pr = 3 - iw - pl;
+        dwcl_case(k, chans[ci][0], chans[ci][1], chans[ci][2], ih, iw, st, pt, pl, pb, pr,
+                  v % 3 == 1, v % 5 == 2);
+      }
+}
+
 static void test_dwconv(const nn_kernels *k) {
   /* Widths around the narrow-plane kernel's limits (8 and 48 outputs at stride 1, 8 and
    * 16 at stride 2) as well as MobileNet's planes. */
@@ -381,14 +490,14 @@ static void test_add(const nn_kernels *k) {
       nn_q8_add__scalar(n, a, b, &p, r);
       k->q8_add(n, a, b, &p, y);
       CHECK(!memcmp(r, y, n), "q8_add n=%zu var=%d", n, var);
-      /* The scalar kernel itself against the float expression of the reference. */
+      /* The scalar kernel itself against MLAS's expression, written out here. */
       int ok = 1;
+      const float fixed = (float)p.zc - fmaf(p.ra, (float)p.za, p.rb * (float)p.zb);
       for (size_t i = 0; i < n; i++) {
         int32_t qa = p.is_signed ? (int8_t)a[i] : a[i];
         int32_t qb = p.is_signed ? (int8_t)b[p.b_scalar ? 0 : i] : b[p.b_scalar ? 0 : i];
-        float va = (float)(qa - p.za), vb = (float)(qb - p.zb);
-        float v = va * p.ra + vb * p.rb;
-        if ((uint8_t)nn_quantize_round_sat(v, p.zc, p.qmin, p.qmax) != r[i]) ok = 0;
+        float v = fmaf((float)qa, p.ra, fmaf((float)qb, p.rb, fixed));
+        if ((uint8_t)nn_quantize_round_sat(v, 0, p.qmin, p.qmax) != r[i]) ok = 0;
       }
       CHECK(ok, "nn_q8_add__scalar n=%zu var=%d", n, var);
       free(r);
@@ -543,6 +652,7 @@ int main(void) {
     test_packed_requant(&k);
     test_pack_x(&k);
     test_dwconv(&k);
+    test_dwconv_cl(&k);
     test_add(&k);
     test_quantize(&k);
     printf("level %-11s q8 tile %ux%u: %s\n", g_level, k.q8_mr, k.q8_nr,

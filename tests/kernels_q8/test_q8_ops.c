@@ -238,6 +238,10 @@ static void test_conv(void) {
       {96, 96, 96, 3, 2, 7, 1},  {20, 20, 20, 3, 1, 5, 0},  {130, 9, 1, 3, 1, 12, 1},
       {8, 8, 2, 3, 1, 17, 1},    {12, 18, 3, 5, 3, 23, 2},  {5, 7, 1, 2, 2, 9, 0},
       {600, 10, 1, 1, 1, 5, 0},  {40, 40, 40, 3, 1, 64, 1}, {33, 17, 1, 3, 1, 70, 1},
+      /* depthwise on small planes, channels not a multiple of 16 (the channels-at-once
+       * kernel, nn_q8_dwconv3x3_cl, where the op uses it) */
+      {40, 40, 40, 3, 1, 14, 1}, {37, 37, 37, 3, 2, 14, 1}, {17, 17, 17, 3, 1, 28, 1},
+      {19, 19, 19, 3, 2, 9, 1},
       /* small maps: the gathered (panel) im2col rather than shifted views */
       {16, 8, 1, 3, 1, 3, 1},    {6, 10, 1, 7, 1, 8, 3},    {9, 4, 1, 5, 2, 6, 2},
   };
@@ -404,11 +408,25 @@ static void test_add(void) {
       vy.data = y;
       ok = ok && !def->run(&ctx);
       if (ok) {
-        /* Oracle: the reference expression with numpy broadcasting. */
+        /* Oracle: ONNX Runtime's (MLAS) expression with numpy broadcasting: zero points
+         * folded into one constant, two fused multiply-adds, B first where A is the
+         * broadcast operand of a run (a scalar A, or a last dimension of 1). */
         const float ra = sa / sc, rb = sb / sc;
         const int32_t qmin = sg ? -128 : 0, qmax = sg ? 127 : 255;
-        size_t ny = 1;
-        for (int d = 0; d < 4; d++) ny *= (size_t)vy.dims[d];
+        const int32_t zav = sg ? (int8_t)za : za, zbv = sg ? (int8_t)zb : zb;
+        const int32_t zcv = sg ? (int8_t)zc : zc;
+        const float rzb = rb * (float)zbv, rza = ra * (float)zav;
+        const float fixed_ab = (float)zcv - fmaf(ra, (float)zav, rzb);
+        const float fixed_ba = (float)zcv - fmaf(rb, (float)zbv, rza);
+        size_t ny = 1, na = 1, nb = 1;
+        for (int d = 0; d < 4; d++) {
+          ny *= (size_t)vy.dims[d];
+          na *= (size_t)shapes[si][0][d];
+          nb *= (size_t)shapes[si][1][d];
+        }
+        const int b_first = !(na == ny && (nb == ny || nb == 1)) &&
+                            ((na == 1 && nb == ny) ||
+                             (shapes[si][0][3] == 1 && shapes[si][1][3] != 1));
         for (size_t i = 0; i < ny && ok; i++) {
           size_t rem = i, ia = 0, ib = 0, sta = 1, stb = 1;
           for (int d = 3; d >= 0; d--) {
@@ -420,10 +438,9 @@ static void test_add(void) {
             stb *= (size_t)shapes[si][1][d];
           }
           int32_t qa = sg ? (int8_t)a[ia] : a[ia], qb = sg ? (int8_t)b[ib] : b[ib];
-          int32_t zav = sg ? (int8_t)za : za, zbv = sg ? (int8_t)zb : zb, zcv = sg ? (int8_t)zc : zc;
-          float fa = (float)(qa - zav), fb = (float)(qb - zbv);
-          float v = fa * ra + fb * rb;
-          uint8_t want = (uint8_t)nn_quantize_round_sat(v, zcv, qmin, qmax);
+          const float v = b_first ? fmaf((float)qb, rb, fmaf((float)qa, ra, fixed_ba))
+                                  : fmaf((float)qa, ra, fmaf((float)qb, rb, fixed_ab));
+          uint8_t want = (uint8_t)nn_quantize_round_sat(v, 0, qmin, qmax);
           if (y[i] != want) {
             printf("FAIL [%s] QLinearAdd shape %zu signed %d: y[%zu] = %d, want %d\n",
                    nn_isa_name(nn_kernels_get()->isa), si, sg, i, y[i], want);
