@@ -1887,8 +1887,9 @@ static nn_status qlconv_run(nn_op_ctx *ctx) {
       nn_q8_gemm_split(&job, macs < ((size_t)1 << 20) ? 1 : threads, &w.tasks);
       nn_threadpool_parallelize(w.tasks.tasks > 1 ? tp : NULL, qlc_gemm_task, &w,
                                 w.tasks.tasks);
-      if (s->gemm_x == GX_SHIFT && s->pad_w != ow)
-        for (size_t mi = 0; mi < (size_t)p->mg; mi++) qlc_compact_task(&w, 0, mi);
+      if (s->gemm_x == GX_SHIFT && s->pad_w != ow) /* channels split once worth it */
+        nn_threadpool_parallelize((size_t)p->mg * (size_t)p->out_size >= 32768 ? tp : NULL,
+                                  qlc_compact_task, &w, (size_t)p->mg);
     }
   return NN_OK;
 }
