@@ -73,6 +73,7 @@ void nn_kernels_init_f32(nn_kernels *k, nn_isa isa) {
     k->f32_pack_b = nn_f32_pack_b__avx512;
     k->f32_conv_pack_b = nn_f32_conv_pack_b__avx512;
     k->f32_conv_pack_b_shifted = nn_f32_conv_pack_b_shifted__avx512;
+    k->f32_copy_stride2 = nn_f32_copy_stride2__avx512;
   }
 #elif defined(__aarch64__)
   if (isa >= NN_ISA_NEON) {

@@ -88,6 +88,8 @@ typedef struct nn_kernels {
                      size_t nj, size_t nr, float *dst);
   void (*f32_conv_pack_b)(const void *ctx, size_t j0, size_t nj, size_t k0, size_t kc,
                           size_t nr, float *dst);
+  /* dst[i] = src[2 * i], i < n (f32_conv.h; NULL: plain C). */
+  void (*f32_copy_stride2)(const float *src, size_t n, float *dst);
   /* ... and of nn_f32_conv_pack_b_shifted (stride-1 convolutions, f32_conv.h). */
   void (*f32_conv_pack_b_shifted)(const void *ctx, size_t j0, size_t nj, size_t k0,
                                   size_t kc, size_t nr, float *dst);

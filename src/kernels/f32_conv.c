@@ -462,6 +462,8 @@ static void shift_pad_channel(void *ctx, size_t thread, size_t c) {
         for (int64_t q = 0; q < c0; q++) d[q] = 0.0f;
         if (sx == 1)
           memcpy(d + c0, src + c0, (size_t)(c1 - c0) * sizeof *d);
+        else if (sx == 2 && pl->k.f32_copy_stride2)
+          pl->k.f32_copy_stride2(src + c0 * 2, (size_t)(c1 - c0), d + c0);
         else
           for (int64_t q = c0; q < c1; q++) d[q] = src[q * sx];
         for (int64_t q = c1; q < (int64_t)wp; q++) d[q] = 0.0f;

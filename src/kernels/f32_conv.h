@@ -47,6 +47,10 @@ void nn_f32_conv_pack_b_shifted(const void *ctx, size_t j0, size_t nj, size_t k0
 void nn_f32_conv_pack_b_shifted__avx512(const void *ctx, size_t j0, size_t nj, size_t k0,
                                         size_t kc, size_t nr, float *dst);
 
+/* dst[i] = src[2 * i] for i < n (reads src[0 .. 2n - 2] only): the stride-2 phase rows
+ * of the grid (f32_copy_stride2 of the table; plain C when NULL). */
+void nn_f32_copy_stride2__avx512(const float *src, size_t n, float *dst);
+
 /* The same with AVX-512 for 2-D convolutions of width stride 1 or 2 (others fall back). */
 void nn_f32_conv_pack_b__avx512(const void *ctx, size_t j0, size_t nj, size_t k0, size_t kc,
                                 size_t nr, float *dst);

@@ -172,3 +172,25 @@ void nn_f32_conv_pack_b_shifted__avx512(const void *ctx_, size_t j0, size_t nj, 
     }
   }
 }
+
+/* dst[i] = src[2 * i] for i < n (a stride-2 phase row of the convolution grid): 32
+ * inputs per step, even lanes kept (vpermt2ps); the tail is masked, so no element past
+ * src[2 * (n - 1)] is read. */
+void nn_f32_copy_stride2__avx512(const float *src, size_t n, float *dst) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                         28, 30);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __mmask16 hi = i + 16 < n ? (__mmask16)0xffff : (__mmask16)0x7fff;
+    const __m512 a = _mm512_loadu_ps(src + 2 * i);
+    const __m512 b = _mm512_maskz_loadu_ps(hi, src + 2 * i + 16);
+    _mm512_storeu_ps(dst + i, _mm512_permutex2var_ps(a, even, b));
+  }
+  if (i < n) {
+    const long long m = 2 * (long long)(n - i) - 1; /* inputs spanned */
+    const __m512 a = _mm512_maskz_loadu_ps(bits16(0, m), src + 2 * i);
+    const __m512 b = _mm512_maskz_loadu_ps(bits16(0, m - 16), src + 2 * i + 16);
+    _mm512_mask_storeu_ps(dst + i, bits16(0, (long long)(n - i)),
+                          _mm512_permutex2var_ps(a, even, b));
+  }
+}
