@@ -62,7 +62,8 @@ void nn_kernels_init_f32(nn_kernels *k, nn_isa isa) {
     k->f32_gemm_mr = NN_F32_AVX512_MR;
     k->f32_gemm_nr = 32;
 #if NN_F32_AVX512_MR == 8
-    k->f32_gemm_ukernel_direct = nn_f32_gemm_direct_ukernel_8x32__avx512;
+    k->f32_gemm_ukernel_direct = nn_f32_gemm_direct_ukernel_8x48__avx512;
+    k->f32_gemm_direct_nr = 48;
 #endif
     k->f32_gemm_ukernel_direct_a = nn_f32_gemm_direct_a_ukernel_7x32__avx512;
     k->f32_gemm_direct_a_mr = 7;

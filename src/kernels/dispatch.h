@@ -57,6 +57,7 @@ typedef struct nn_kernels {
   void (*f32_gemm_ukernel_direct)(size_t mr, size_t nr, size_t kc, const float *a,
                                   const float *b, const int32_t *koff, float *c, size_t ldc,
                                   const float *bias, unsigned flags, const float *minmax);
+  unsigned f32_gemm_direct_nr; /* its column tile (0: f32_gemm_nr) */
   /* ... and reading A rows in place (f32_gemm.h), tile f32_gemm_direct_a_mr x f32_gemm_nr
    * (NULL: conv keeps im2col packing for positions-as-rows GEMMs). */
   void (*f32_gemm_ukernel_direct_a)(size_t mr, size_t nr, size_t kc, const float *a,

@@ -233,7 +233,8 @@ void nn_f32_gemm_run(const nn_kernels *k, const nn_f32_gemm_problem *p, void *ws
   job jb = {.p = &q, .uk = k->f32_gemm_ukernel, .uk_direct = k->f32_gemm_ukernel_direct,
             .uk_direct_a = k->f32_gemm_ukernel_direct_a,
             .pack_b = k->f32_pack_b ? k->f32_pack_b : nn_f32_pack_b};
-  make_plan(p->a.direct ? k->f32_gemm_direct_a_mr : k->f32_gemm_mr, k->f32_gemm_nr, p->M, p->N,
+  const size_t nr = p->b.direct && k->f32_gemm_direct_nr ? k->f32_gemm_direct_nr : k->f32_gemm_nr;
+  make_plan(p->a.direct ? k->f32_gemm_direct_a_mr : k->f32_gemm_mr, nr, p->M, p->N,
             p->K, p->a.packed != NULL || p->a.direct != NULL,
             p->b.packed != NULL || p->b.direct != NULL, p->b.direct != NULL, threads, 1, &jb.pl);
   (void)ws_bytes;

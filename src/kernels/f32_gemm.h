@@ -70,10 +70,6 @@ typedef void (*nn_f32_gemm_direct_ukernel_fn)(size_t mr, size_t nr, size_t kc, c
                                               const float *b, const int32_t *koff, float *c,
                                               size_t ldc, const float *bias, unsigned flags,
                                               const float *minmax);
-void nn_f32_gemm_direct_ukernel_8x32__avx512(size_t mr, size_t nr, size_t kc, const float *a,
-                                             const float *b, const int32_t *koff, float *c,
-                                             size_t ldc, const float *bias, unsigned flags,
-                                             const float *minmax);
 /*
  * Direct-A microkernel: A[i][k] = a[koff[k] + i] (mr consecutive floats of row k, e.g. mr
  * output positions of one row on a convolution grid), B a packed panel. Its own tile
@@ -107,6 +103,10 @@ void nn_f32_gemv_1x32__avx512(size_t n, size_t K, const float *a, size_t a_inc, 
 void nn_f32_gemv__scalar(size_t n, size_t K, const float *a, size_t a_inc, float alpha,
                          const float *b, size_t panel, float *c, const float *bias,
                          unsigned flags, const float *minmax);
+void nn_f32_gemm_direct_ukernel_8x48__avx512(size_t mr, size_t nr, size_t kc, const float *a,
+                                             const float *b, const int32_t *koff, float *c,
+                                             size_t ldc, const float *bias, unsigned flags,
+                                             const float *minmax);
 /* Plain C twin of the direct microkernel (4 x 8 tile; tests). */
 void nn_f32_gemm_direct_ukernel_4x8__scalar(size_t mr, size_t nr, size_t kc, const float *a,
                                             const float *b, const int32_t *koff, float *c,
