@@ -375,6 +375,20 @@ typedef struct mmf_info {
   size_t az_inc, bz_inc, bs_inc, bias_inc;
 } mmf_info;
 
+
+/* The optional float bias of MatMulIntegerToFloat / DynamicQuantizeMatMul: a scalar or one
+ * value per column of B (q->bias_inc: 0 broadcast, 1 per column). */
+static nn_status check_bias(nn_op_ctx *ctx, const nn_value *bias, mmf_info *q) {
+  if (bias->dtype != NN_FLOAT)
+    return nn_op_error(ctx, NN_ERR_UNSUPPORTED, "input 'bias' has dtype %s, expected float32",
+                       nn_dtype_name(bias->dtype));
+  if (!(bias->ndim <= 1 && nn_value_numel(bias) == 1) &&
+      !(bias->ndim == 1 && bias->dims[0] == q->p.n))
+    return nn_op_error(ctx, NN_ERR_INVALID, "input 'bias' must be a scalar or a 1-D tensor "
+                       "with one value per column of 'B' (%lld)", (long long)q->p.n);
+  q->bias_inc = nn_value_numel(bias) == 1 && q->p.n != 1 ? 0 : 1;
+  return NN_OK;
+}
 static nn_status mmf_check(nn_op_ctx *ctx, mmf_info *q) {
   const nn_value *a = nn_in(ctx, 0), *b = nn_in(ctx, 1), *bias = nn_in(ctx, 6);
   if (!a || !b) return nn_op_error(ctx, NN_ERR_INVALID, "inputs 'A' and 'B' are required");
@@ -389,16 +403,7 @@ static nn_status mmf_check(nn_op_ctx *ctx, mmf_info *q) {
   if (!st) st = check_zp(ctx, 4, "a_zero_point", a->dtype, 0, "", &q->az_inc);
   if (!st) st = check_zp(ctx, 5, "b_zero_point", b->dtype, q->p.n, "column of 'B'", &q->bz_inc);
   q->bias_inc = 0;
-  if (!st && bias) {
-    if (bias->dtype != NN_FLOAT)
-      return nn_op_error(ctx, NN_ERR_UNSUPPORTED, "input 'bias' has dtype %s, expected float32",
-                         nn_dtype_name(bias->dtype));
-    if (!(bias->ndim <= 1 && nn_value_numel(bias) == 1) &&
-        !(bias->ndim == 1 && bias->dims[0] == q->p.n))
-      return nn_op_error(ctx, NN_ERR_INVALID, "input 'bias' must be a scalar or a 1-D tensor "
-                         "with one value per column of 'B' (%lld)", (long long)q->p.n);
-    q->bias_inc = nn_value_numel(bias) == 1 && q->p.n != 1 ? 0 : 1;
-  }
+  if (!st && bias) st = check_bias(ctx, bias, q);
   return st;
 }
 
@@ -525,16 +530,7 @@ static nn_status dqmm_check(nn_op_ctx *ctx, mmf_info *q) {
   if (!st) st = check_zp(ctx, 3, "b_zero_point", b->dtype, q->p.n, "column of 'B'", &q->bz_inc);
   q->az_inc = 0;
   q->bias_inc = 0;
-  if (!st && bias) {
-    if (bias->dtype != NN_FLOAT)
-      return nn_op_error(ctx, NN_ERR_UNSUPPORTED, "input 'bias' has dtype %s, expected float32",
-                         nn_dtype_name(bias->dtype));
-    if (!(bias->ndim <= 1 && nn_value_numel(bias) == 1) &&
-        !(bias->ndim == 1 && bias->dims[0] == q->p.n))
-      return nn_op_error(ctx, NN_ERR_INVALID, "input 'bias' must be a scalar or a 1-D tensor "
-                         "with one value per column of 'B' (%lld)", (long long)q->p.n);
-    q->bias_inc = nn_value_numel(bias) == 1 && q->p.n != 1 ? 0 : 1;
-  }
+  if (!st && bias) st = check_bias(ctx, bias, q);
   return st;
 }
 
