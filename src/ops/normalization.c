@@ -89,6 +89,18 @@ typedef struct ln_par {
   float *y, *mean, *inv;
 } ln_par;
 
+/* Row chunks of a normalization over the pool: two per thread, at least 16K elements each
+ * (a pool round costs microseconds); returns the task count, *chunk rows per task. */
+static size_t row_tasks(size_t rows, size_t cols, nn_threadpool *pool, size_t *chunk) {
+  const size_t threads = (size_t)nn_threadpool_size(pool), most = rows * cols / 16384;
+  size_t tasks = threads > 1 ? 2 * threads : 1;
+  if (tasks > most) tasks = most ? most : 1;
+  if (tasks > rows) tasks = rows;
+  if (!tasks) tasks = 1;
+  *chunk = (rows + tasks - 1) / tasks;
+  return *chunk ? (rows + *chunk - 1) / *chunk : 0;
+}
+
 static void ln_task(void *ctx, size_t thread, size_t t) {
   const ln_par *w = ctx;
   (void)thread;
@@ -118,13 +130,7 @@ static nn_status ln_run(nn_op_ctx *ctx) {
                 .scale = scale->data, .bias = b ? b->data : NULL, .eps = eps,
                 .y = ctx->out[0]->data, .mean = mp, .inv = ip};
     nn_threadpool *pool = nn_session_threadpool(ctx->session);
-    const size_t threads = (size_t)nn_threadpool_size(pool);
-    size_t tasks = threads > 1 ? 2 * threads : 1;
-    const size_t most = w.rows * w.cols / 16384;
-    if (tasks > most) tasks = most ? most : 1;
-    if (tasks > w.rows) tasks = w.rows;
-    w.chunk = (w.rows + tasks - 1) / tasks;
-    tasks = (w.rows + w.chunk - 1) / w.chunk;
+    const size_t tasks = row_tasks(w.rows, w.cols, pool, &w.chunk);
     nn_threadpool_parallelize(tasks > 1 ? pool : NULL, ln_task, &w, tasks);
     return NN_OK;
   }
@@ -233,13 +239,7 @@ static nn_status skln_run(nn_op_ctx *ctx) {
                 .sum = sum ? sum->data : NULL};
   if (!rows || !cols) return NN_OK;
   nn_threadpool *pool = nn_session_threadpool(ctx->session);
-  const size_t threads = (size_t)nn_threadpool_size(pool);
-  size_t tasks = threads > 1 ? 2 * threads : 1;
-  const size_t most = w.rows * w.cols / 16384;
-  if (tasks > most) tasks = most ? most : 1;
-  if (tasks > w.rows) tasks = w.rows;
-  w.chunk = (w.rows + tasks - 1) / tasks;
-  tasks = (w.rows + w.chunk - 1) / w.chunk;
+  const size_t tasks = row_tasks(w.rows, w.cols, pool, &w.chunk);
   nn_threadpool_parallelize(tasks > 1 ? pool : NULL, skln_task, &w, tasks);
   return NN_OK;
 }
