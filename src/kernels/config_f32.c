@@ -41,6 +41,7 @@ static void gemm_neon(int64_t M, int64_t N, int64_t K, const float *A, int64_t l
 
 void nn_kernels_init_f32(nn_kernels *k, nn_isa isa) {
   if (isa != NN_ISA_REF) k->f32_maxpool2d = nn_f32_maxpool2d;
+  if (isa != NN_ISA_REF) k->f32_global_avgpool = nn_f32_global_avgpool;
 #if defined(__x86_64__)
   if (isa >= NN_ISA_AVX2 && isa < NN_ISA_NEON) k->f32_maxpool2d = nn_f32_maxpool2d__avx2;
   if (isa >= NN_ISA_AVX512 && isa < NN_ISA_NEON) k->f32_maxpool2d = nn_f32_maxpool2d__avx512;

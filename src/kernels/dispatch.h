@@ -79,6 +79,8 @@ typedef struct nn_kernels {
   void (*f32_dwconv3x3c16)(const struct nn_f32_dwconv3x3c16_args *a, const float *x,
                            const float *w, const float *bias, const float *z, float *y,
                            size_t nc, float *scratch);
+  /* GlobalAveragePool of float planes (f32_pool.h; NULL at the reference level). */
+  void (*f32_global_avgpool)(int64_t planes, int64_t n, const float *x, float *y);
   /* Max pooling of 2-D planes without indices (f32_pool.h; plain C, set at every fast
    * level so that NNOPT_ISA=ref keeps the reference). */
   void (*f32_maxpool2d)(const struct nn_pool_params *p, const float *x, float *y,

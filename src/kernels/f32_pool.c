@@ -65,3 +65,15 @@ void nn_f32_maxpool2d(const nn_pool_params *p, const float *x, float *y, size_t 
     }
   }
 }
+
+void nn_f32_global_avgpool(int64_t planes, int64_t n, const float *x, float *y) {
+  for (int64_t pl = 0; pl < planes; pl++, x += n) {
+    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+      for (int l = 0; l < 8; l++) s[l] += (double)x[i + l];
+    for (int l = 0; i < n; i++, l++) s[l] += (double)x[i];
+    const double acc = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    y[pl] = n ? (float)(acc / (double)n) : 0.0f;
+  }
+}

@@ -8,6 +8,7 @@
 #define NN_KERNELS_F32_POOL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kernels/ref/pool.h"
 
@@ -26,5 +27,11 @@ void nn_f32_maxpool2d__avx512(const nn_pool_params *p, const float *x, float *y,
                               size_t plane0, size_t n);
 void nn_f32_maxpool2d__neon(const nn_pool_params *p, const float *x, float *y, size_t plane0,
                             size_t n);
+
+/* GlobalAveragePool of `planes` planes of n values: y[p] = mean of plane p, summed in
+ * double over eight independent chains (the reference keeps one chain: a 4-cycle add per
+ * value). Same code on every architecture; agrees with nn_f32_global_avgpool__ref up to
+ * the order of the double additions (float results equal but for rare last-bit ties). */
+void nn_f32_global_avgpool(int64_t planes, int64_t n, const float *x, float *y);
 
 #endif

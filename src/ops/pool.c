@@ -252,6 +252,7 @@ typedef struct global_job {
   double pw;
   const float *x;
   float *y;
+  void (*avg)(int64_t planes, int64_t n, const float *x, float *y);
 } global_job;
 
 static void global_task(void *ctx, size_t thread, size_t t) {
@@ -261,7 +262,7 @@ static void global_task(void *ctx, size_t thread, size_t t) {
   const float *x = j->x + p0 * j->n;
   float *y = j->y + p0;
   if (j->kind == POOL_MAX) nn_f32_global_maxpool__ref(np, j->n, x, y);
-  else if (j->kind == POOL_AVG) nn_f32_global_avgpool__ref(np, j->n, x, y);
+  else if (j->kind == POOL_AVG) j->avg(np, j->n, x, y);
   else nn_f32_global_lppool__ref(np, j->n, x, y, j->pw);
   (void)thread;
 }
@@ -276,11 +277,14 @@ static nn_status global_run(nn_op_ctx *ctx, int kind) {
   double pw = 2;
   nn_status s;
   if (kind == POOL_LP && (s = lp_exponent(ctx, &pw))) return s;
+  const nn_kernels *k = nn_kernels_get();
+  void (*avg)(int64_t, int64_t, const float *, float *) =
+      k->f32_global_avgpool ? k->f32_global_avgpool : nn_f32_global_avgpool__ref;
   nn_threadpool *pool = nn_session_threadpool(ctx->session);
   const int threads = nn_threadpool_size(pool);
   /* Worth a parallel loop only above ~16K elements (a wake-up costs a few microseconds). */
   if (x->dtype == NN_FLOAT && threads > 1 && planes > 1 && planes * n >= 16384) {
-    global_job j = {kind, n, 0, planes, pw, x->data, y->data};
+    global_job j = {kind, n, 0, planes, pw, x->data, y->data, avg};
     const int64_t tasks = planes < 4 * threads ? planes : 4 * threads;
     j.per_task = (planes + tasks - 1) / tasks;
     nn_threadpool_parallelize(pool, global_task, &j,
@@ -289,7 +293,7 @@ static nn_status global_run(nn_op_ctx *ctx, int kind) {
   }
   if (x->dtype == NN_FLOAT) {
     if (kind == POOL_MAX) nn_f32_global_maxpool__ref(planes, n, x->data, y->data);
-    else if (kind == POOL_AVG) nn_f32_global_avgpool__ref(planes, n, x->data, y->data);
+    else if (kind == POOL_AVG) avg(planes, n, x->data, y->data);
     else nn_f32_global_lppool__ref(planes, n, x->data, y->data, pw);
   } else {
     if (kind == POOL_MAX) nn_f64_global_maxpool__ref(planes, n, x->data, y->data);

@@ -584,6 +584,28 @@ static void maxpool_case(const nn_kernels *k, int64_t H, int64_t W, const int64_
   kt_guard_free(&gy);
 }
 
+/* ---- GlobalAveragePool vs nn_f32_global_avgpool__ref (double sums in another order) ---- */
+static void test_global_avgpool(const nn_kernels *k) {
+  if (!k->f32_global_avgpool) return;
+  static const int64_t ns[] = {0, 1, 7, 8, 9, 49, 196, 3136};
+  for (size_t i = 0; i < sizeof ns / sizeof *ns; i++)
+    for (int64_t planes = 1; planes <= 17; planes += 8) {
+      const int64_t n = ns[i];
+      kt_guard gx, gy;
+      float *x = kt_guard_rand((size_t)(planes * n > 0 ? planes * n : 1), &gx);
+      float *y = kt_guard_alloc((size_t)planes, &gy), *r = malloc((size_t)planes * sizeof *r);
+      nn_f32_global_avgpool__ref(planes, n, x, r);
+      k->f32_global_avgpool(planes, n, x, y);
+      for (int64_t p = 0; p < planes; p++)
+        KT_CHECK(fabsf(y[p] - r[p]) <= 1e-6f * (1.0f + fabsf(r[p])),
+                 "global_avgpool planes=%lld n=%lld: y[%lld]=%.9g ref %.9g", (long long)planes,
+                 (long long)n, (long long)p, y[p], r[p]);
+      free(r);
+      kt_guard_free(&gx);
+      kt_guard_free(&gy);
+    }
+}
+
 static void test_maxpool(const nn_kernels *k) {
   if (!k->f32_maxpool2d) return;
   /* widths below, at and around one vector of 8 / 16 / 32 lanes, odd, and ResNet's */
@@ -684,6 +706,7 @@ int main(void) {
     test_pack(&k);
     test_dwconv(&k);
     test_maxpool(&k);
+    test_global_avgpool(&k);
   }
   nn_threadpool_destroy(pool2);
   nn_threadpool_destroy(pool3);
