@@ -521,6 +521,49 @@ static void test_op_gelu_family(void **state) {
   nn_model_free(m);
 }
 
+/* com.microsoft SkipLayerNormalization (the fusion of a residual Add and LayerNormalization):
+ * y = LayerNorm(input + skip + bias) * gamma + beta, against a double oracle; wrong shapes
+ * give an error naming the input. */
+static void test_skip_layernorm(void **state) {
+  (void)state;
+  nn_node *n;
+  nn_session *s = NULL;
+  const float x[6] = {0.5f, -1.0f, 2.0f, 3.0f, 0.25f, -0.75f};
+  const float sk[6] = {1.0f, 0.5f, -0.5f, -2.0f, 1.5f, 0.0f};
+  const float g[3] = {1.0f, 2.0f, -0.5f}, b[3] = {0.1f, -0.2f, 0.3f}, bias[3] = {0.0f, 1.0f, -1.0f};
+  const io in[5] = {{"x", NN_FLOAT, 2, {2, 3}, x},  {"skip", NN_FLOAT, 2, {2, 3}, sk},
+                    {"g", NN_FLOAT, 1, {3}, g},     {"b", NN_FLOAT, 1, {3}, b},
+                    {"bias", NN_FLOAT, 1, {3}, bias}};
+  nn_model *m = one_node("SkipLayerNormalization", "com.microsoft", 17, 5, in, 1, &n);
+  assert_int_equal(run_model(m, 5, in, &s), NN_OK);
+  const float *y = nn_session_output(s, 0)->data;
+  for (int r = 0; r < 2; r++) {
+    double v[3], mean = 0, var = 0;
+    for (int i = 0; i < 3; i++) mean += v[i] = (double)x[r * 3 + i] + sk[r * 3 + i] + bias[i];
+    mean /= 3;
+    for (int i = 0; i < 3; i++) var += (v[i] - mean) * (v[i] - mean);
+    var /= 3;
+    for (int i = 0; i < 3; i++)
+      assert_true(fabs(y[r * 3 + i] - ((v[i] - mean) / sqrt(var + 1e-12) * g[i] + b[i])) < 1e-5);
+  }
+  nn_session_free(s);
+  nn_model_free(m);
+
+  const io bad_skip[3] = {in[0], {"skip", NN_FLOAT, 2, {3, 2}, sk}, in[2]};
+  m = one_node("SkipLayerNormalization", "com.microsoft", 17, 3, bad_skip, 1, &n);
+  assert_int_not_equal(run_model(m, 3, bad_skip, &s), NN_OK);
+  assert_non_null(strstr(nn_last_error(), "skip"));
+  nn_session_free(s);
+  nn_model_free(m);
+
+  const io bad_gamma[3] = {in[0], in[1], {"g", NN_FLOAT, 1, {2}, g}};
+  m = one_node("SkipLayerNormalization", "com.microsoft", 17, 3, bad_gamma, 1, &n);
+  assert_int_equal(run_model(m, 3, bad_gamma, &s), NN_ERR_INVALID);
+  assert_non_null(strstr(nn_last_error(), "gamma"));
+  nn_session_free(s);
+  nn_model_free(m);
+}
+
 static void test_op_versions(void **state) {
   (void)state;
   nn_node *n;
@@ -641,7 +684,7 @@ int main(void) {
       cmocka_unit_test(test_reduce_axes),     cmocka_unit_test(test_argmax_cumsum),
       cmocka_unit_test(test_softmax_strided), cmocka_unit_test(test_layernorm),
       cmocka_unit_test(test_op_gelu_family),  cmocka_unit_test(test_op_versions),
-      cmocka_unit_test(test_op_errors),
+      cmocka_unit_test(test_op_errors),       cmocka_unit_test(test_skip_layernorm),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
