@@ -562,12 +562,12 @@ static void run_shifted(const nn_f32_conv_plan *pl, const float *xg, const float
   if (pl->wide) nn_threadpool_parallelize(pool, shift_compact_channel, &sj, pl->mg);
 }
 
-/* Floats of scratch of nn_f32_dwconv3x3c16__* (f32_conv.h): the padded grid, 80 floats
- * of offset, and the larger of the input and output as [position][16]. */
+/* Floats of scratch of nn_f32_dwconv3x3c16__* (f32_conv.h): the padded grid and the
+ * larger of the input and output as [position][16]. */
 size_t nn_f32_dwconv3x3c16_scratch(size_t ih, size_t iw, size_t oh, size_t ow, size_t stride) {
   const size_t hp = (oh - 1) * stride + 3, wp = (ow - 1) * stride + 3;
   const size_t in_sz = (ih * iw + 15) / 16 * 16, out_sz = (oh * ow + 15) / 16 * 16;
-  return (hp * wp + (in_sz > out_sz ? in_sz : out_sz)) * 16 + 80;
+  return (hp * wp + (in_sz > out_sz ? in_sz : out_sz)) * 16;
 }
 
 typedef struct dw_job {

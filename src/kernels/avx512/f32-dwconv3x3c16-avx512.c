@@ -54,9 +54,7 @@ void nn_f32_dwconv3x3c16__avx512(const nn_f32_dwconv3x3c16_args *a, const float 
   const size_t ih = a->ih, iw = a->iw, oh = a->oh, ow = a->ow, S = a->stride;
   const size_t hp = (oh - 1) * S + 3, wp = (ow - 1) * S + 3;
   const size_t in_sz = ih * iw, out_sz = oh * ow;
-  /* flat: the input, then the output; 80 floats apart from the grid so that its stores
-   * do not alias grid loads 4 KB apart (store-to-load false dependencies) */
-  float *grid = scratch, *flat = scratch + hp * wp * 16 + 80;
+  float *grid = scratch, *flat = scratch + hp * wp * 16; /* flat: the input, then the output */
   const __mmask16 cm = first_lanes(nc);
 
   /* planes -> flat [position][16], 16 positions per transpose (missing channels 0) */
