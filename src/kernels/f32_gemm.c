@@ -140,7 +140,7 @@ static void gemm_tile(void *ctx, size_t thread, size_t task) {
                         : NN_F32_GEMM_ACC;
     if (last) fl |= p->flags & NN_F32_GEMM_CLAMP;
     for (size_t ip = 0; ip < mi; ip += mr) {
-      const float *ap = abase + (ip / mr) * astride;
+      const float *ap = abase ? abase + (ip / mr) * astride : NULL; /* NULL: direct A */
       const size_t m = min_sz(mr, mi - ip);
       float *crow = p->c + (i0 + ip) * p->ldc + j0;
       for (size_t jp = 0; jp < nj; jp += nr) {
