@@ -41,6 +41,11 @@ nn_status nn_pass_fuse_transformer(nn_model *m, int *n_fused);
  * *n_lowered: patterns replaced. */
 nn_status nn_pass_lower_qdq(nn_model *m, int *n_lowered);
 
+/* On a lowered graph: chains of QLinearConv (with the MaxPool, QLinearAdd and Max on
+ * their outputs) become channel-last com.nnopt ops, with Transposes at the chain's
+ * edges (q8_nhwc.c). *n_changed: nodes moved to channel-last. */
+nn_status nn_pass_q8_nhwc(nn_model *m, int *n_changed);
+
 /* Cross-layer equalization (data-free): rescale Conv -> [Relu] -> Conv channel pairs so
  * their float32 weight ranges match; the float function is unchanged. Pairs across a
  * Clip with a finite bound (ReLU6) are skipped. *n_pairs: pairs rescaled. */

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/dispatch.h"
+#include "kernels/q8c_conv.h"
 #include "passes/passes.h"
 #include "runtime/planner.h"
 #include "runtime/threadpool.h"
@@ -443,6 +445,16 @@ static void set_input_shape(nn_session *s, int k, nn_dtype dt, int ndim, const i
   s->planned_dtype[k] = dt;
 }
 
+/* Whether 8-bit convolution chains run channel-last: where the CPU has those kernels
+ * (q8c_conv.h), unless NNOPT_Q8_LAYOUT=nchw; NNOPT_Q8_LAYOUT=nhwc forces it (their
+ * scalar twins then run: for tests). */
+static int q8_channel_last(void) {
+  const char *e = getenv("NNOPT_Q8_LAYOUT");
+  if (e && !strcmp(e, "nchw")) return 0;
+  if (e && !strcmp(e, "nhwc")) return 1;
+  return nn_q8c_conv_for(nn_kernels_get()) != NULL;
+}
+
 /* A private copy of a QDQ model with its patterns lowered to integer ops, or NULL
  * (and NN_OK) when the model has nothing to lower. */
 static nn_status lowered_copy(const nn_model *m, nn_model **out) {
@@ -459,6 +471,10 @@ static nn_status lowered_copy(const nn_model *m, nn_model **out) {
   if (!st) st = nn_model_load_buffer(buf, len, m->dir, m->path, &c);
   free(buf);
   if (!st) st = nn_pass_lower_qdq(c, &n);
+  if (!st && n && q8_channel_last()) {
+    int moved;
+    st = nn_pass_q8_nhwc(c, &moved);
+  }
   if (st || !n) {
     nn_model_free(c);
     return st;

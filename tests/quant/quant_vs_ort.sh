@@ -3,6 +3,7 @@
 # Quantizes a cached fixture with nnopt, checks the file shrank, runs the result in ONNX
 # Runtime and in nnopt, and compares outputs. Static: calibration on 16 deterministic
 # random images; tolerance 1e-3 absolute (the same integer arithmetic on both sides).
+# Static models also run channel-last (NNOPT_Q8_LAYOUT=nhwc) against planar, exactly.
 # Dynamic: activations are quantized per run, and ONNX Runtime fuses the rescale
 # differently; tolerance 1e-2 absolute on outputs of magnitude ~5.
 set -euo pipefail
@@ -36,3 +37,12 @@ echo "file: $before -> $after bytes"
 rm -rf "$work/ort"
 node "$src/bench/ort_run.mjs" "$work/q.onnx" "${in[@]}" --output-dir "$work/ort"
 "$nnopt" run "$work/q.onnx" "${in[@]}" --compare "$work/ort" --rtol 0 --atol "$atol"
+if [ "$kind" = static ]; then
+  # The channel-last integer path (src/passes/q8_nhwc.c; its scalar kernels where the CPU
+  # lacks the fast ones) gives the planar path's outputs bit for bit.
+  rm -rf "$work/nchw"
+  NNOPT_Q8_LAYOUT=nchw "$nnopt" run "$work/q.onnx" "${in[@]}" --output-dir "$work/nchw" >/dev/null
+  NNOPT_Q8_LAYOUT=nhwc "$nnopt" bench "$work/q.onnx" "${in[@]}" --runs 1 --warmup 0 --profile \
+    --top 1 | grep -q QLinearConvNhwc || { echo "FAIL: no channel-last convolution ran"; exit 1; }
+  NNOPT_Q8_LAYOUT=nhwc "$nnopt" run "$work/q.onnx" "${in[@]}" --compare "$work/nchw" --rtol 0 --atol 0
+fi

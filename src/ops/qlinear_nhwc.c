@@ -1,0 +1,567 @@
+/*
+ * qlinear_nhwc.c - 8-bit ops on channel-last (NHWC) tensors, which only the runtime's
+ * own pass (src/passes/q8_nhwc.c) creates, in domain "com.nnopt":
+ *   QLinearConvNhwc: QLinearConv's inputs and attributes (2-D, group 1 or depthwise),
+ *     x [N, H, W, C] uint8, constant int8 weights [M, C / group, kh, kw] with zero
+ *     points 0, y [N, OH, OW, M] uint8; the kernels of src/kernels/q8c_conv.h.
+ *   MaxPoolNhwc: MaxPool (2-D, no indices, no ceil_mode) of uint8 [N, H, W, C].
+ * Results equal QLinearConv / MaxPool on the NCHW tensors exactly (same integer sums,
+ * same requantization), which tests/unit/test_q8_nhwc.c and the model tests check.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/dispatch.h"
+#include "kernels/q8c_conv.h"
+#include "ops/op.h"
+#include "runtime/session.h"
+#include "runtime/threadpool.h"
+
+#define Q8C_TRY(x)                 \
+  do {                             \
+    const nn_status q8c_st_ = (x); \
+    if (q8c_st_) return q8c_st_;   \
+  } while (0)
+
+#define Q8C_MAX_TAPS 64
+#define Q8C_TILE_CHUNK 16 /* tiles of NN_Q8C_MR pixels per dense task */
+
+typedef struct nhwc_geom {
+  int64_t n, h, w, c, m, oh, ow, group;
+  int64_t kh, kw, sy, sx, dy, dx, pt, pl;
+} nhwc_geom;
+
+/* 2-D geometry from the attributes; pads must be explicit (the pass keeps auto_pad
+ * models planar). */
+static nn_status geom_make(nn_op_ctx *ctx, const nn_value *x, const int64_t *k, int64_t m,
+                           nhwc_geom *g) {
+  const nn_node *nd = ctx->node;
+  if (x->ndim != 4)
+    return nn_op_error(ctx, NN_ERR_INVALID, "input 'x' has rank %d, expected 4 (NHWC)", x->ndim);
+  memset(g, 0, sizeof *g);
+  g->n = x->dims[0];
+  g->h = x->dims[1];
+  g->w = x->dims[2];
+  g->c = x->dims[3];
+  g->m = m;
+  g->kh = k[0];
+  g->kw = k[1];
+  const int64_t *st, *dl, *pd;
+  const int nst = nn_attr_ints(nd, "strides", &st), ndl = nn_attr_ints(nd, "dilations", &dl);
+  const int npd = nn_attr_ints(nd, "pads", &pd);
+  if ((nst >= 0 && nst != 2) || (ndl >= 0 && ndl != 2) || (npd >= 0 && npd != 4))
+    return nn_op_error(ctx, NN_ERR_INVALID, "strides, dilations and pads must be 2-D");
+  if (strcmp(nn_attr_string(nd, "auto_pad", "NOTSET"), "NOTSET"))
+    return nn_op_error(ctx, NN_ERR_INVALID, "attribute 'auto_pad' is not supported here");
+  g->sy = nst >= 0 ? st[0] : 1;
+  g->sx = nst >= 0 ? st[1] : 1;
+  g->dy = ndl >= 0 ? dl[0] : 1;
+  g->dx = ndl >= 0 ? dl[1] : 1;
+  g->pt = npd >= 0 ? pd[0] : 0;
+  g->pl = npd >= 0 ? pd[1] : 0;
+  const int64_t pb = npd >= 0 ? pd[2] : 0, pr = npd >= 0 ? pd[3] : 0;
+  if (g->kh < 1 || g->kw < 1 || g->sy < 1 || g->sx < 1 || g->dy < 1 || g->dx < 1 || g->pt < 0 ||
+      g->pl < 0 || pb < 0 || pr < 0 || g->n < 1 || g->h < 1 || g->w < 1 || g->c < 1)
+    return nn_op_error(ctx, NN_ERR_INVALID, "bad kernel, stride, dilation, padding or shape");
+  const int64_t ey = (g->kh - 1) * g->dy + 1, ex = (g->kw - 1) * g->dx + 1;
+  if (g->h + g->pt + pb < ey || g->w + g->pl + pr < ex)
+    return nn_op_error(ctx, NN_ERR_INVALID, "kernel extent exceeds the padded input");
+  g->oh = (g->h + g->pt + pb - ey) / g->sy + 1;
+  g->ow = (g->w + g->pl + pr - ex) / g->sx + 1;
+  return NN_OK;
+}
+
+/* ============================================================ QLinearConvNhwc */
+
+typedef struct q8c_state {
+  nhwc_geom g;
+  int dw;
+  nn_q8c_conv_fn conv;
+  nn_q8c_dw_fn dwk;
+  int8_t *w;        /* packed weights */
+  int32_t *bias;    /* zero point folded (panels of 32 / depthwise order) */
+  float *scale;
+  uint8_t *zbuf;    /* the input zero point's byte: a padding tap's channels, long enough
+                     * for a row of taps advancing by stride x channels (depthwise: the
+                     * output row; dense: a tile) */
+  int pointwise;    /* 1x1, stride 1, no padding: pixel q reads x + q * c */
+  int64_t ox_lo, ox_hi; /* output columns whose windows are inside the input's columns */
+  nn_q8c_params p;
+  size_t threads, ws_stride, panel_bytes;
+} q8c_state;
+
+static void q8c_release(void *s) {
+  q8c_state *st = s;
+  if (!st) return;
+  free(st->w);
+  free(st->bias);
+  free(st->scale);
+  free(st->zbuf);
+  free(st);
+}
+
+static nn_status q8c_check(nn_op_ctx *ctx, nhwc_geom *g) {
+  Q8C_TRY(nn_op_need_io(ctx, 8));
+  const nn_value *x = nn_in(ctx, 0), *w = nn_in(ctx, 3);
+  if (x->dtype != NN_UINT8 || w->dtype != NN_INT8 || w->ndim != 4)
+    return nn_op_error(ctx, NN_ERR_INVALID, "expects uint8 'x' and 4-D int8 'w'");
+  const nn_value *yz = nn_in(ctx, 7), *xz = nn_in(ctx, 2);
+  if (!xz || xz->dtype != NN_UINT8 || nn_value_numel(xz) != 1 || !yz || yz->dtype != NN_UINT8 ||
+      nn_value_numel(yz) != 1)
+    return nn_op_error(ctx, NN_ERR_INVALID, "expects scalar uint8 zero points for 'x' and 'y'");
+  Q8C_TRY(geom_make(ctx, x, w->dims + 2, w->dims[0], g));
+  g->group = nn_attr_int(ctx->node, "group", 1);
+  const int dw = g->group > 1;
+  /* group 1 takes inputs padded to a multiple of 4 channels (ToNhwc's channels) */
+  const int64_t wc = w->dims[1];
+  if (dw ? (g->group != g->c || g->m != g->c || wc != 1)
+         : (g->group != 1 || !(wc == g->c || (wc % 4 && g->c == (wc + 3) / 4 * 4))))
+    return nn_op_error(ctx, NN_ERR_INVALID,
+                       "input 'w' [%lld, %lld, ...] does not match %lld channels and group %lld",
+                       (long long)w->dims[0], (long long)w->dims[1], (long long)g->c,
+                       (long long)g->group);
+  if (g->kh * g->kw > Q8C_MAX_TAPS)
+    return nn_op_error(ctx, NN_ERR_INVALID, "kernel of %lld taps is over %d",
+                       (long long)(g->kh * g->kw), Q8C_MAX_TAPS);
+  return NN_OK;
+}
+
+static nn_status q8c_infer(nn_op_ctx *ctx) {
+  nhwc_geom g;
+  Q8C_TRY(q8c_check(ctx, &g));
+  const int64_t d[4] = {g.n, g.oh, g.ow, g.m};
+  return nn_value_set(ctx, nn_out(ctx, 0), NN_UINT8, 4, d);
+}
+
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+static nn_status q8c_prepare(nn_op_ctx *ctx) {
+  nhwc_geom g;
+  Q8C_TRY(q8c_check(ctx, &g));
+  const nn_value *w = nn_in(ctx, 3), *xs = nn_in(ctx, 1), *ws = nn_in(ctx, 4),
+                 *wz = nn_in(ctx, 5), *ys = nn_in(ctx, 6), *b = nn_in(ctx, 8);
+  if (!w->data || !xs || !xs->data || !ws || !ws->data || !ys || !ys->data ||
+      !nn_in(ctx, 2)->data || !nn_in(ctx, 7)->data || (b && !b->data) || (wz && !wz->data))
+    return nn_op_error(ctx, NN_ERR_INVALID, "weights, scales, zero points and bias must be constant");
+  const size_t m = (size_t)g.m, taps = (size_t)(g.kh * g.kw), kc = (size_t)(g.group > 1 ? 1 : g.c);
+  const size_t wc = (size_t)w->dims[1]; /* kc, or fewer: padded input channels */
+  const int64_t nws = nn_value_numel(ws);
+  if (xs->dtype != NN_FLOAT || ys->dtype != NN_FLOAT || ws->dtype != NN_FLOAT ||
+      nn_value_numel(xs) != 1 || nn_value_numel(ys) != 1 || (nws != 1 && nws != g.m))
+    return nn_op_error(ctx, NN_ERR_INVALID, "expects float scales (per tensor or per channel)");
+  if (wz) {
+    if (wz->dtype != NN_INT8 || (nn_value_numel(wz) != 1 && nn_value_numel(wz) != g.m))
+      return nn_op_error(ctx, NN_ERR_INVALID, "input 'w_zero_point' must be int8 like 'w'");
+    for (int64_t i = 0; i < nn_value_numel(wz); i++)
+      if (((const int8_t *)wz->data)[i])
+        return nn_op_error(ctx, NN_ERR_INVALID, "input 'w_zero_point' must be 0");
+  }
+  if (b && (b->dtype != NN_INT32 || nn_value_numel(b) != g.m))
+    return nn_op_error(ctx, NN_ERR_INVALID, "input 'B' must be int32 [%lld]", (long long)g.m);
+  q8c_state *s = calloc(1, sizeof *s);
+  if (!s) return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  ctx->state = s;
+  s->g = g;
+  s->dw = g.group > 1;
+  const nn_kernels *k = nn_kernels_get();
+  s->conv = nn_q8c_conv_for(k);
+  s->dwk = nn_q8c_dw_for(k);
+  if (!s->conv) s->conv = nn_q8c_conv_8x32__scalar;
+  if (!s->dwk) s->dwk = nn_q8c_dw__scalar;
+  const uint8_t xz = *(const uint8_t *)nn_in(ctx, 2)->data;
+  const float xsv = *(const float *)xs->data, ysv = *(const float *)ys->data;
+  const int8_t *wd = w->data;
+  const int32_t *bd = b ? b->data : NULL;
+  const size_t terms = s->dw ? nn_q8c_dw_terms(m) : (m + NN_Q8C_NR - 1) / NN_Q8C_NR * NN_Q8C_NR;
+  int32_t *bias = calloc(m, sizeof *bias);
+  float *scale = calloc(m, sizeof *scale);
+  s->bias = calloc(terms, sizeof *s->bias);
+  s->scale = calloc(terms, sizeof *s->scale);
+  const size_t zrow = (size_t)((s->dw ? g.ow : NN_Q8C_MR) * g.sx + 1);
+  const size_t zbytes = zrow * (size_t)g.c + 64;
+  s->zbuf = malloc(zbytes);
+  const size_t wbytes = s->dw ? nn_q8c_pack_dw_size(m, taps) : nn_q8c_pack_w_size(m, taps, kc);
+  s->w = malloc(wbytes ? wbytes : 1);
+  if (!bias || !scale || !s->bias || !s->scale || !s->zbuf || !s->w) {
+    free(bias);
+    free(scale);
+    return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  }
+  memset(s->zbuf, xz, zbytes);
+  s->pointwise = g.kh == 1 && g.kw == 1 && g.sy == 1 && g.sx == 1 && !g.pt && !g.pl && g.oh == g.h &&
+                 g.ow == g.w;
+  /* first / past-last output column whose window is inside the input */
+  s->ox_lo = (g.pl + g.sx - 1) / g.sx;
+  const int64_t last = g.w - 1 - (g.kw - 1) * g.dx + g.pl; /* ox * sx <= last */
+  s->ox_hi = last < 0 ? 0 : last / g.sx + 1;
+  if (s->ox_hi > g.ow) s->ox_hi = g.ow;
+  if (s->ox_lo > s->ox_hi) s->ox_lo = s->ox_hi;
+  for (size_t j = 0; j < m; j++) {
+    int32_t sum = 0;
+    for (size_t i = 0; i < taps * wc; i++) sum += wd[j * taps * wc + i];
+    bias[j] = (int32_t)((bd ? (uint32_t)bd[j] : 0u) - (uint32_t)xz * (uint32_t)sum);
+    scale[j] = xsv * ((const float *)ws->data)[nws == 1 ? 0 : j] / ysv; /* as QLinearConv */
+  }
+  if (s->dw) {
+    nn_q8c_pack_dw(m, taps, wd, bias, scale, s->w, s->bias, s->scale);
+  } else {
+    nn_q8c_pack_w(m, taps, kc, wc, wd, s->w);
+    memcpy(s->bias, bias, m * sizeof *bias);
+    memcpy(s->scale, scale, m * sizeof *scale);
+    s->panel_bytes = taps * ((kc + 3) / 4) * NN_Q8C_NR * 4;
+  }
+  free(bias);
+  free(scale);
+  s->p.out_zp = *(const uint8_t *)nn_in(ctx, 7)->data;
+  s->p.qmin = 0;
+  s->p.qmax = 255;
+  s->threads = (size_t)nn_threadpool_size(nn_session_threadpool(ctx->session));
+  if (!s->threads) s->threads = 1;
+  /* per thread: the indirection of one task */
+  const size_t ptrs = s->dw ? taps : Q8C_TILE_CHUNK * NN_Q8C_MR * taps;
+  s->ws_stride = align64(ptrs * sizeof(void *));
+  ctx->scratch_size = s->threads * s->ws_stride;
+  return NN_OK;
+}
+
+typedef struct q8c_run {
+  const q8c_state *s;
+  const uint8_t *x;
+  uint8_t *y;
+  char *ws;
+  size_t npix;                 /* N * OH * OW */
+  size_t tiles, tile_chunk, panels, panel_chunk, tile_tasks;
+  size_t cblocks, cchunk;      /* depthwise: channel blocks of 64 per task */
+} q8c_run;
+
+/* Pointers of the taps of output pixel (n, oy, ox) into ind[t * stride]. */
+static void q8c_taps(const q8c_state *s, const uint8_t *x, int64_t n, int64_t oy, int64_t ox,
+                     const uint8_t **ind, size_t stride) {
+  const nhwc_geom *g = &s->g;
+  const int64_t iy0 = oy * g->sy - g->pt, ix0 = ox * g->sx - g->pl;
+  const size_t c = (size_t)g->c;
+  const uint8_t *xn = x + (size_t)(n * g->h * g->w) * c;
+  size_t t = 0;
+  for (int64_t ky = 0; ky < g->kh; ky++) {
+    const int64_t iy = iy0 + ky * g->dy;
+    const int row_in = iy >= 0 && iy < g->h;
+    for (int64_t kx = 0; kx < g->kw; kx++, t++) {
+      const int64_t ix = ix0 + kx * g->dx;
+      ind[t * stride] = row_in && ix >= 0 && ix < g->w
+                            ? xn + ((size_t)iy * (size_t)g->w + (size_t)ix) * c
+                            : s->zbuf;
+    }
+  }
+}
+
+static void q8c_dense_task(void *ctx, size_t thread, size_t task) {
+  const q8c_run *r = ctx;
+  const q8c_state *s = r->s;
+  const nhwc_geom *g = &s->g;
+  const size_t taps = (size_t)(g->kh * g->kw), m = (size_t)g->m, kc = (size_t)g->c;
+  const size_t t0 = task % r->tile_tasks * r->tile_chunk;
+  const size_t t1 = t0 + r->tile_chunk < r->tiles ? t0 + r->tile_chunk : r->tiles;
+  const size_t p0 = task / r->tile_tasks * r->panel_chunk;
+  const size_t p1 = p0 + r->panel_chunk < r->panels ? p0 + r->panel_chunk : r->panels;
+  const uint8_t **ind = (const uint8_t **)(r->ws + thread * s->ws_stride);
+  /* The indirection of the task's tiles: rows past the last pixel repeat pixel q0. */
+  const size_t q0 = t0 * NN_Q8C_MR, qend = t1 * NN_Q8C_MR < r->npix ? t1 * NN_Q8C_MR : r->npix;
+  if (s->pointwise) {
+    for (size_t q = q0; q < t1 * NN_Q8C_MR; q++) ind[q - q0] = r->x + (q < qend ? q : q0) * kc;
+  } else {
+    int64_t ox = (int64_t)(q0 % (size_t)g->ow), rr = (int64_t)(q0 / (size_t)g->ow);
+    int64_t oy = rr % g->oh, n = rr / g->oh;
+    const size_t step = (size_t)g->sx * kc;
+    for (size_t q = q0; q < qend;) {
+      const size_t tile = (q - q0) / NN_Q8C_MR, i = (q - q0) % NN_Q8C_MR;
+      const uint8_t **it = ind + tile * taps * NN_Q8C_MR;
+      if (!i && q + NN_Q8C_MR <= qend && ox >= s->ox_lo && ox + NN_Q8C_MR <= s->ox_hi) {
+        /* a whole tile inside one row, its windows inside the columns: every tap
+         * pointer is the first pixel's plus r strides (the zero buffer is long enough) */
+        q8c_taps(s, r->x, n, oy, ox, it, NN_Q8C_MR);
+        for (size_t t = 0; t < taps; t++)
+          for (size_t k = 1; k < NN_Q8C_MR; k++) it[t * NN_Q8C_MR + k] = it[t * NN_Q8C_MR] + k * step;
+        q += NN_Q8C_MR;
+        ox += NN_Q8C_MR;
+      } else {
+        q8c_taps(s, r->x, n, oy, ox, it + i, NN_Q8C_MR);
+        q++;
+        ox++;
+      }
+      if (ox == g->ow) {
+        ox = 0;
+        if (++oy == g->oh) oy = 0, n++;
+      }
+    }
+    for (size_t q = qend; q < t1 * NN_Q8C_MR; q++) { /* ragged last tile */
+      const size_t tile = (q - q0) / NN_Q8C_MR, i = (q - q0) % NN_Q8C_MR;
+      const uint8_t **it = ind + tile * taps * NN_Q8C_MR;
+      for (size_t t = 0; t < taps; t++) it[t * NN_Q8C_MR + i] = it[t * NN_Q8C_MR];
+    }
+  }
+  const size_t tstride = s->pointwise ? NN_Q8C_MR : taps * NN_Q8C_MR;
+  for (size_t pn = p0; pn < p1; pn++) {
+    const size_t j0 = pn * NN_Q8C_NR, nc = m - j0 < NN_Q8C_NR ? m - j0 : NN_Q8C_NR;
+    const int8_t *w = s->w + pn * s->panel_bytes;
+    for (size_t t = t0; t < t1; t++) {
+      const size_t qt = t * NN_Q8C_MR, mr = r->npix - qt < NN_Q8C_MR ? r->npix - qt : NN_Q8C_MR;
+      s->conv(mr, nc, taps, kc, ind + (t - t0) * tstride, w, s->bias + j0, s->scale + j0, &s->p,
+              r->y + qt * m + j0, m);
+    }
+  }
+}
+
+/* Depthwise: one output row (task / cchunks) and a run of channel blocks. The pixels
+ * whose windows lie inside the row's columns go to the kernel in one call, every tap
+ * pointer advancing by stride x channels (rows above or below the input read the
+ * zero-point buffer, long enough for a whole row); border pixels one by one. */
+static void q8c_dw_task(void *ctx, size_t thread, size_t task) {
+  const q8c_run *r = ctx;
+  const q8c_state *s = r->s;
+  const nhwc_geom *g = &s->g;
+  const size_t taps = (size_t)(g->kh * g->kw), c = (size_t)g->c;
+  const size_t nck = (r->cblocks + r->cchunk - 1) / r->cchunk;
+  const size_t row = task / nck, cb0 = task % nck * r->cchunk * NN_Q8C_DW_CB;
+  const size_t cb1 = cb0 + r->cchunk * NN_Q8C_DW_CB < c ? cb0 + r->cchunk * NN_Q8C_DW_CB : c;
+  const int64_t oy = (int64_t)row % g->oh, n = (int64_t)row / g->oh;
+  const uint8_t **ind = (const uint8_t **)(r->ws + thread * s->ws_stride);
+  const int8_t *w = s->w + cb0 / NN_Q8C_DW_CB * taps * 4 * NN_Q8C_DW_CB;
+  const int32_t *bias = s->bias + cb0;
+  const float *scale = s->scale + cb0;
+  uint8_t *y = r->y + row * (size_t)g->ow * c + cb0;
+  const size_t step = (size_t)g->sx * c;
+  for (int64_t ox = 0; ox < g->ow;) {
+    size_t npix = 1;
+    if (ox >= s->ox_lo && ox < s->ox_hi) npix = (size_t)(s->ox_hi - ox);
+    q8c_taps(s, r->x, n, oy, ox, ind, 1);
+    for (size_t t = 0; t < taps; t++) ind[t] += cb0;
+    s->dwk(npix, cb1 - cb0, taps, ind, step, w, bias, scale, &s->p, y + (size_t)ox * c, c);
+    ox += (int64_t)npix;
+  }
+}
+
+static nn_status q8c_run_op(nn_op_ctx *ctx) {
+  const q8c_state *s = ctx->state;
+  if (!s || !ctx->scratch || ctx->scratch_size < s->threads * s->ws_stride)
+    return nn_op_error(ctx, NN_ERR_RUNTIME, "not prepared");
+  const nn_value *x = nn_in(ctx, 0);
+  if (x->ndim != 4 || x->dims[1] != s->g.h || x->dims[2] != s->g.w || x->dims[3] != s->g.c ||
+      x->dims[0] != s->g.n)
+    return nn_op_error(ctx, NN_ERR_INVALID, "input 'x' changed shape after planning");
+  nn_threadpool *pool = nn_session_threadpool(ctx->session);
+  size_t threads = (size_t)nn_threadpool_size(pool);
+  if (threads > s->threads || !threads) threads = s->threads;
+  q8c_run r = {.s = s, .x = x->data, .y = nn_out(ctx, 0)->data, .ws = ctx->scratch,
+               .npix = (size_t)(s->g.n * s->g.oh * s->g.ow)};
+  const size_t want = threads > 1 ? 4 * threads : 1;
+  size_t tasks;
+  if (s->dw) {
+    const size_t rows = (size_t)(s->g.n * s->g.oh);
+    r.cblocks = ((size_t)s->g.c + NN_Q8C_DW_CB - 1) / NN_Q8C_DW_CB;
+    size_t split = rows >= want ? 1 : (want + rows - 1) / rows;
+    if (split > r.cblocks) split = r.cblocks;
+    r.cchunk = (r.cblocks + split - 1) / split;
+    tasks = rows * ((r.cblocks + r.cchunk - 1) / r.cchunk);
+    nn_threadpool_parallelize(threads > 1 && tasks > 1 ? pool : NULL, q8c_dw_task, &r, tasks);
+    return NN_OK;
+  }
+  r.tiles = (r.npix + NN_Q8C_MR - 1) / NN_Q8C_MR;
+  r.panels = ((size_t)s->g.m + NN_Q8C_NR - 1) / NN_Q8C_NR;
+  /* Enough tasks to balance the threads: tile chunks first, then panel groups. */
+  r.tile_chunk = Q8C_TILE_CHUNK;
+  while (r.tile_chunk > 1 && (r.tiles + r.tile_chunk - 1) / r.tile_chunk < want) r.tile_chunk /= 2;
+  r.tile_tasks = (r.tiles + r.tile_chunk - 1) / r.tile_chunk;
+  size_t groups = r.tile_tasks >= want ? 1 : (want + r.tile_tasks - 1) / r.tile_tasks;
+  if (groups > r.panels) groups = r.panels;
+  r.panel_chunk = (r.panels + groups - 1) / groups;
+  groups = (r.panels + r.panel_chunk - 1) / r.panel_chunk;
+  tasks = r.tile_tasks * groups;
+  nn_threadpool_parallelize(threads > 1 && tasks > 1 ? pool : NULL, q8c_dense_task, &r, tasks);
+  return NN_OK;
+}
+
+NN_OP(QLinearConvNhwc) = {.op_type = "QLinearConvNhwc",
+                          .domain = "com.nnopt",
+                          .infer = q8c_infer,
+                          .prepare = q8c_prepare,
+                          .run = q8c_run_op,
+                          .release = q8c_release};
+
+/* ============================================================ MaxPoolNhwc */
+
+static nn_status mp_check(nn_op_ctx *ctx, nhwc_geom *g) {
+  Q8C_TRY(nn_op_need_io(ctx, 1));
+  const nn_value *x = nn_in(ctx, 0);
+  if (x->dtype != NN_UINT8 && x->dtype != NN_INT8)
+    return nn_op_error(ctx, NN_ERR_INVALID, "expects an 8-bit input 'x'");
+  const int64_t *ks;
+  if (nn_attr_ints(ctx->node, "kernel_shape", &ks) != 2)
+    return nn_op_error(ctx, NN_ERR_INVALID, "attribute 'kernel_shape' must have 2 values");
+  if (nn_attr_int(ctx->node, "ceil_mode", 0) || nn_attr_int(ctx->node, "storage_order", 0) ||
+      ctx->n_out > 1)
+    return nn_op_error(ctx, NN_ERR_INVALID, "ceil_mode, storage_order and indices are not supported here");
+  Q8C_TRY(geom_make(ctx, x, ks, x->ndim == 4 ? x->dims[3] : 0, g));
+  return NN_OK;
+}
+
+static nn_status mp_infer(nn_op_ctx *ctx) {
+  nhwc_geom g;
+  Q8C_TRY(mp_check(ctx, &g));
+  const int64_t d[4] = {g.n, g.oh, g.ow, g.c};
+  return nn_value_set(ctx, nn_out(ctx, 0), nn_in(ctx, 0)->dtype, 4, d);
+}
+
+typedef struct mp_run {
+  nhwc_geom g;
+  const uint8_t *x;
+  uint8_t *y;
+  uint8_t flip; /* 0x80 for int8: compare as unsigned after the flip */
+} mp_run;
+
+/* One output row (image n, row oy): max over the window taps inside the input
+ * (padding never wins; an all-padding window cannot occur with pads < kernel). */
+static void mp_row(void *ctx, size_t thread, size_t row) {
+  const mp_run *r = ctx;
+  const nhwc_geom *g = &r->g;
+  const size_t c = (size_t)g->c;
+  const int64_t oy = (int64_t)row % g->oh, n = (int64_t)row / g->oh;
+  const uint8_t *xn = r->x + (size_t)(n * g->h * g->w) * c;
+  uint8_t *y = r->y + row * (size_t)g->ow * c;
+  for (int64_t ox = 0; ox < g->ow; ox++, y += c) {
+    int first = 1;
+    for (int64_t ky = 0; ky < g->kh; ky++) {
+      const int64_t iy = oy * g->sy - g->pt + ky * g->dy;
+      if (iy < 0 || iy >= g->h) continue;
+      for (int64_t kx = 0; kx < g->kw; kx++) {
+        const int64_t ix = ox * g->sx - g->pl + kx * g->dx;
+        if (ix < 0 || ix >= g->w) continue;
+        const uint8_t *p = xn + (size_t)(iy * g->w + ix) * c;
+        if (first) {
+          for (size_t i = 0; i < c; i++) y[i] = p[i] ^ r->flip;
+          first = 0;
+        } else {
+          for (size_t i = 0; i < c; i++) {
+            const uint8_t v = p[i] ^ r->flip;
+            y[i] = v > y[i] ? v : y[i];
+          }
+        }
+      }
+    }
+    if (first) memset(y, r->flip, c); /* no tap inside: cannot happen for valid pads */
+    if (r->flip)
+      for (size_t i = 0; i < c; i++) y[i] ^= r->flip;
+  }
+  (void)thread;
+}
+
+static nn_status mp_run_op(nn_op_ctx *ctx) {
+  mp_run r;
+  Q8C_TRY(mp_check(ctx, &r.g));
+  r.x = nn_in(ctx, 0)->data;
+  r.y = nn_out(ctx, 0)->data;
+  r.flip = nn_in(ctx, 0)->dtype == NN_INT8 ? 0x80 : 0;
+  const size_t rows = (size_t)(r.g.n * r.g.oh);
+  nn_threadpool *pool = nn_session_threadpool(ctx->session);
+  nn_threadpool_parallelize(rows > 1 ? pool : NULL, mp_row, &r, rows);
+  return NN_OK;
+}
+
+NN_OP(MaxPoolNhwc) = {
+    .op_type = "MaxPoolNhwc", .domain = "com.nnopt", .infer = mp_infer, .run = mp_run_op};
+
+/* ============================================================ ToNhwc / FromNhwc */
+
+/* ToNhwc: 8-bit x [N, C, H, W] -> y [N, H, W, Cp], Cp = attribute 'channels' (>= C,
+ * default C; channels C .. Cp - 1 are 0: the 4-byte quads of the convolution kernels).
+ * FromNhwc: y [N, H, W, C] -> [N, C, H, W]. */
+static nn_status cvt_check(nn_op_ctx *ctx, int to, int64_t *d) {
+  Q8C_TRY(nn_op_need_io(ctx, 1));
+  const nn_value *x = nn_in(ctx, 0);
+  if ((x->dtype != NN_UINT8 && x->dtype != NN_INT8) || x->ndim != 4)
+    return nn_op_error(ctx, NN_ERR_INVALID, "expects a 4-D 8-bit input 'x'");
+  if (to) {
+    const int64_t cp = nn_attr_int(ctx->node, "channels", x->dims[1]);
+    if (cp < x->dims[1] || cp > x->dims[1] + 64)
+      return nn_op_error(ctx, NN_ERR_INVALID, "attribute 'channels' %lld is below %lld or far above",
+                         (long long)cp, (long long)x->dims[1]);
+    d[0] = x->dims[0], d[1] = x->dims[2], d[2] = x->dims[3], d[3] = cp;
+  } else {
+    d[0] = x->dims[0], d[1] = x->dims[3], d[2] = x->dims[1], d[3] = x->dims[2];
+  }
+  return NN_OK;
+}
+
+static nn_status to_infer(nn_op_ctx *ctx) {
+  int64_t d[4];
+  Q8C_TRY(cvt_check(ctx, 1, d));
+  return nn_value_set(ctx, nn_out(ctx, 0), nn_in(ctx, 0)->dtype, 4, d);
+}
+
+static nn_status from_infer(nn_op_ctx *ctx) {
+  int64_t d[4];
+  Q8C_TRY(cvt_check(ctx, 0, d));
+  return nn_value_set(ctx, nn_out(ctx, 0), nn_in(ctx, 0)->dtype, 4, d);
+}
+
+typedef struct cvt_run {
+  const uint8_t *x;
+  uint8_t *y;
+  size_t c, cp, hw, blocks; /* blocks of 64 pixels per image */
+} cvt_run;
+
+#define CVT_PB 256
+
+static void to_task(void *ctx, size_t thread, size_t task) {
+  const cvt_run *r = ctx;
+  const size_t n = task / r->blocks, p0 = task % r->blocks * CVT_PB;
+  const size_t np = r->hw - p0 < CVT_PB ? r->hw - p0 : CVT_PB;
+  const uint8_t *x = r->x + n * r->c * r->hw + p0;
+  uint8_t *y = r->y + (n * r->hw + p0) * r->cp;
+  if (r->cp == 4) { /* the stem's 3 channels: whole 4-byte pixels (vectorizes) */
+    const uint8_t *x1 = r->c > 1 ? x + r->hw : NULL, *x2 = r->c > 2 ? x + 2 * r->hw : NULL;
+    const uint8_t *x3 = r->c > 3 ? x + 3 * r->hw : NULL;
+    for (size_t p = 0; p < np; p++) {
+      const uint32_t v = (uint32_t)x[p] | (x1 ? (uint32_t)x1[p] << 8 : 0) |
+                         (x2 ? (uint32_t)x2[p] << 16 : 0) | (x3 ? (uint32_t)x3[p] << 24 : 0);
+      memcpy(y + 4 * p, &v, 4);
+    }
+    return;
+  }
+  for (size_t c = 0; c < r->c; c++)
+    for (size_t p = 0; p < np; p++) y[p * r->cp + c] = x[c * r->hw + p];
+  for (size_t c = r->c; c < r->cp; c++)
+    for (size_t p = 0; p < np; p++) y[p * r->cp + c] = 0;
+  (void)thread;
+}
+
+static void from_task(void *ctx, size_t thread, size_t task) {
+  const cvt_run *r = ctx;
+  const size_t n = task / r->blocks, p0 = task % r->blocks * CVT_PB;
+  const size_t np = r->hw - p0 < CVT_PB ? r->hw - p0 : CVT_PB;
+  const uint8_t *x = r->x + (n * r->hw + p0) * r->c;
+  uint8_t *y = r->y + n * r->c * r->hw + p0;
+  for (size_t c = 0; c < r->c; c++)
+    for (size_t p = 0; p < np; p++) y[c * r->hw + p] = x[p * r->c + c];
+  (void)thread;
+}
+
+static nn_status cvt_run_op(nn_op_ctx *ctx, int to) {
+  int64_t d[4];
+  Q8C_TRY(cvt_check(ctx, to, d));
+  const nn_value *x = nn_in(ctx, 0);
+  cvt_run r = {.x = x->data, .y = nn_out(ctx, 0)->data, .c = (size_t)(to ? x->dims[1] : x->dims[3]),
+               .cp = (size_t)(to ? d[3] : x->dims[3]), .hw = (size_t)(x->dims[2] * (to ? x->dims[3] : x->dims[1]))};
+  r.blocks = (r.hw + CVT_PB - 1) / CVT_PB;
+  const size_t tasks = (size_t)x->dims[0] * r.blocks;
+  nn_threadpool *pool = nn_session_threadpool(ctx->session);
+  nn_threadpool_parallelize(tasks > 1 ? pool : NULL, to ? to_task : from_task, &r, tasks);
+  return NN_OK;
+}
+
+static nn_status to_run(nn_op_ctx *ctx) { return cvt_run_op(ctx, 1); }
+static nn_status from_run(nn_op_ctx *ctx) { return cvt_run_op(ctx, 0); }
+
+NN_OP(ToNhwc) = {.op_type = "ToNhwc", .domain = "com.nnopt", .infer = to_infer, .run = to_run};
+NN_OP(FromNhwc) = {
+    .op_type = "FromNhwc", .domain = "com.nnopt", .infer = from_infer, .run = from_run};

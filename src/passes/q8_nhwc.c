@@ -1,0 +1,245 @@
+/*
+ * q8_nhwc.c - run chains of 8-bit convolutions channel-last (NHWC), as ONNX Runtime's
+ * NHWC transformer does for QLinearConv: the planar layout costs the integer kernels a
+ * packed copy of every activation panel (1x1 convolutions), stride-phase copies and
+ * padded grids (3x3), and transposes around the depthwise kernels; channel-last
+ * convolutions read the activations in place (src/kernels/q8c_conv.h).
+ *
+ * On a graph already lowered by nn_pass_lower_qdq:
+ *   QLinearConv (2-D, uint8 activations, constant int8 weights with zero points 0,
+ *     group 1 or depthwise, explicit pads)          -> com.nnopt QLinearConvNhwc
+ *   MaxPool of such a tensor (2-D, no indices)       -> com.nnopt MaxPoolNhwc
+ *   QLinearAdd of two such tensors, Max of one with a scalar constant: unchanged (the
+ *     broadcast of two 4-D tensors and an elementwise op mean the same in either layout)
+ * A tensor entering such a node from outside gets one com.nnopt ToNhwc (the stem's 3
+ * channels padded to 4); a tensor leaving for any other consumer (or a graph output)
+ * one FromNhwc back, under its original name. Which connected groups convert: see the
+ * comment in nn_pass_q8_nhwc.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/q8c_conv.h"
+#include "passes/passes.h"
+
+enum { K_NONE = 0, K_CONV, K_POOL, K_ADD, K_MAX };
+
+static int is_init(const nn_graph *g, int t) {
+  return t >= 0 && (g->tensors[t].flags & NN_T_INITIALIZER) && g->tensors[t].data &&
+         !(g->tensors[t].flags & NN_T_INPUT);
+}
+
+static int init_dtype_scalar(const nn_graph *g, int t, nn_dtype dt) {
+  return is_init(g, t) && g->tensors[t].dtype == dt && nn_tensor_numel(&g->tensors[t]) == 1;
+}
+
+static int explicit_2d(const nn_node *n) {
+  const int64_t *v;
+  if (strcmp(nn_attr_string(n, "auto_pad", "NOTSET"), "NOTSET")) return 0;
+  const int np = nn_attr_ints(n, "pads", &v), ns = nn_attr_ints(n, "strides", &v);
+  const int nd = nn_attr_ints(n, "dilations", &v);
+  return (np < 0 || np == 4) && (ns < 0 || ns == 2) && (nd < 0 || nd == 2);
+}
+
+static int conv_ok(const nn_graph *g, const nn_node *n) {
+  if (n->domain[0] || strcmp(n->op_type, "QLinearConv") || n->n_inputs < 8 || n->n_outputs != 1)
+    return 0;
+  const int w = n->inputs[3], wz = n->inputs[5];
+  if (!is_init(g, w) || g->tensors[w].dtype != NN_INT8 || g->tensors[w].ndim != 4) return 0;
+  if (!init_dtype_scalar(g, n->inputs[2], NN_UINT8) || !init_dtype_scalar(g, n->inputs[7], NN_UINT8) ||
+      !init_dtype_scalar(g, n->inputs[1], NN_FLOAT) || !init_dtype_scalar(g, n->inputs[6], NN_FLOAT) ||
+      !is_init(g, n->inputs[4]))
+    return 0;
+  if (wz >= 0) {
+    if (!is_init(g, wz) || g->tensors[wz].dtype != NN_INT8) return 0;
+    const int8_t *z = g->tensors[wz].data;
+    for (int64_t i = 0; i < nn_tensor_numel(&g->tensors[wz]); i++)
+      if (z[i]) return 0;
+  }
+  if (n->n_inputs > 8 && n->inputs[8] >= 0 && !is_init(g, n->inputs[8])) return 0;
+  const int64_t *d = g->tensors[w].dims, grp = nn_attr_int(n, "group", 1);
+  if (!(grp == 1 || (grp == d[0] && d[1] == 1))) return 0;
+  if (d[2] * d[3] > 64 || d[2] < 1 || d[3] < 1) return 0;
+  const int64_t *ks;
+  const int nk = nn_attr_ints(n, "kernel_shape", &ks);
+  if (nk >= 0 && (nk != 2 || ks[0] != d[2] || ks[1] != d[3])) return 0;
+  return explicit_2d(n);
+}
+
+static int pool_ok(const nn_node *n) {
+  const int64_t *ks;
+  return !n->domain[0] && !strcmp(n->op_type, "MaxPool") && n->n_outputs == 1 &&
+         nn_attr_ints(n, "kernel_shape", &ks) == 2 && !nn_attr_int(n, "ceil_mode", 0) &&
+         !nn_attr_int(n, "storage_order", 0) && explicit_2d(n);
+}
+
+static int add_ok(const nn_graph *g, const nn_node *n) {
+  return !strcmp(n->domain, "com.microsoft") && !strcmp(n->op_type, "QLinearAdd") &&
+         n->n_inputs == 8 && n->n_outputs == 1 && init_dtype_scalar(g, n->inputs[2], NN_UINT8) &&
+         init_dtype_scalar(g, n->inputs[5], NN_UINT8) && init_dtype_scalar(g, n->inputs[7], NN_UINT8);
+}
+
+static int max_ok(const nn_graph *g, const nn_node *n) {
+  return !n->domain[0] && !strcmp(n->op_type, "Max") && n->n_inputs == 2 && n->n_outputs == 1 &&
+         init_dtype_scalar(g, n->inputs[1], NN_UINT8);
+}
+
+static int find(int *p, int i) {
+  while (p[i] != i) i = p[i] = p[p[i]];
+  return i;
+}
+
+/* A com.nnopt ToNhwc (to != 0; 'channels' cp when > 0) or FromNhwc node from in to out. */
+static nn_status add_convert(nn_graph *g, int to, int in, int out, int64_t cp) {
+  char *name = nn_graph_unique_node_name(g, to ? "to_nhwc" : "to_nchw");
+  const int ni = name ? nn_graph_add_node(g, to ? "ToNhwc" : "FromNhwc", "com.nnopt", name, 1,
+                                          &in, 1, &out)
+                      : -1;
+  free(name);
+  if (ni < 0) return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  return cp > 0 ? nn_node_add_attr_int(&g->nodes[ni], "channels", cp) : NN_OK;
+}
+
+/* Channels to pad a tensor entering the region to: when all its region consumers are
+ * group-1 convolutions of the same c % 4 != 0 input channels (the network's stem),
+ * rounded up to 4 (whole quads, no tails in the kernel); else 0 (as is). */
+static int64_t entry_channels(const nn_graph *g, const nn_use_map *u, const int *kind, int t) {
+  int64_t c = -1;
+  for (int k = u->off[t]; k < u->off[t + 1]; k++) {
+    const int ci = u->cons[k];
+    if (!kind[ci]) continue;
+    const nn_node *n = &g->nodes[ci];
+    if (kind[ci] != K_CONV || n->inputs[0] != t || nn_attr_int(n, "group", 1) != 1) return 0;
+    const int64_t wc = g->tensors[n->inputs[3]].dims[1];
+    if (c >= 0 && wc != c) return 0;
+    c = wc;
+  }
+  return c > 0 && c % 4 ? (c + 3) / 4 * 4 : 0;
+}
+
+nn_status nn_pass_q8_nhwc(nn_model *m, int *n_changed) {
+  nn_graph *g = m->graph;
+  *n_changed = 0;
+  const int nn = g->n_nodes, nt = g->n_tensors;
+  if (!nn) return NN_OK;
+  nn_use_map u = {0};
+  nn_status st = nn_graph_build_maps(g, &u);
+  int *kind = calloc((size_t)nn, sizeof *kind), *order = malloc((size_t)nn * sizeof *order);
+  int *parent = malloc((size_t)nn * sizeof *parent), *convs = calloc((size_t)nn, sizeof *convs);
+  int *odd = calloc((size_t)nn, sizeof *odd), *dws = calloc((size_t)nn, sizeof *dws);
+  int *to_nhwc = malloc((size_t)nt * sizeof *to_nhwc), *as_nhwc = malloc((size_t)nt * sizeof *as_nhwc);
+  if (!st && (!kind || !order || !parent || !convs || !odd || !dws || !to_nhwc || !as_nhwc))
+    st = nn_errorf(NN_ERR_NOMEM, "out of memory");
+  if (!st) st = nn_graph_topo_order(g, order);
+  if (st) goto done;
+  for (int i = 0; i < nn; i++) parent[i] = i;
+  for (int t = 0; t < nt; t++) to_nhwc[t] = as_nhwc[t] = -1;
+  /* Tentative kinds in topological order: a node joins when its data inputs allow. */
+#define IN_REGION(t) ((t) >= 0 && g->tensors[t].producer >= 0 && kind[g->tensors[t].producer])
+  for (int k = 0; k < nn; k++) {
+    const int i = order[k];
+    const nn_node *n = &g->nodes[i];
+    if (conv_ok(g, n) && (nn_attr_int(n, "group", 1) > 1 ||
+                          g->tensors[n->inputs[3]].dims[1] % 4 == 0 || !IN_REGION(n->inputs[0])))
+      kind[i] = K_CONV; /* dense inputs of whole quads (an entry is padded to them) */
+    else if (pool_ok(n) && IN_REGION(n->inputs[0]))
+      kind[i] = K_POOL;
+    else if (add_ok(g, n) && IN_REGION(n->inputs[0]) && IN_REGION(n->inputs[3]))
+      kind[i] = K_ADD;
+    else if (max_ok(g, n) && IN_REGION(n->inputs[0]))
+      kind[i] = K_MAX;
+    if (!kind[i]) continue;
+    const int data[2] = {n->inputs[0], kind[i] == K_ADD ? n->inputs[3] : -1};
+    for (int d = 0; d < 2; d++)
+      if (IN_REGION(data[d])) {
+        const int a = find(parent, i), b = find(parent, g->tensors[data[d]].producer);
+        if (a != b) parent[a] = b;
+      }
+  }
+  /* convs[root]: convolutions of the group; odd[root]: dense ones whose output channels
+   * are not whole 32-channel tiles; dws[root]: depthwise ones. */
+  for (int i = 0; i < nn; i++)
+    if (kind[i] == K_CONV) {
+      const int r = find(parent, i);
+      convs[r]++;
+      const nn_node *n = &g->nodes[i];
+      if (nn_attr_int(n, "group", 1) > 1)
+        dws[r]++;
+      else if (g->tensors[n->inputs[3]].dims[0] % NN_Q8C_NR)
+        odd[r]++;
+    }
+  /* Groups stay planar when small (the transposes would cost more than they save), or
+   * when dense convolutions leave part of the kernel's 32-channel tile empty and no
+   * depthwise convolution (where the planar path pays transposes of its own) makes up
+   * for it: U-Nets of 20, 40, 80 channels run faster planar. Removing a group removes
+   * all of it (its members only depend on each other). */
+  int changed = 0;
+  for (int i = 0; i < nn; i++) {
+    const int r = find(parent, i);
+    if (kind[i] && (convs[r] < 3 || (odd[r] && !dws[r]))) kind[i] = K_NONE;
+    changed += kind[i] != K_NONE;
+  }
+  if (!changed) goto done;
+  if ((st = nn_model_ensure_opset(m, "com.nnopt", 1))) goto done;
+  for (int i = 0; i < nn; i++) {
+    if (!kind[i]) continue;
+    /* Inputs first: a planar data input is read through one Transpose per tensor. */
+    const int nd = kind[i] == K_ADD ? 2 : 1;
+    for (int d = 0; d < nd; d++) {
+      const int slot = d ? 3 : 0, t = g->nodes[i].inputs[slot];
+      if (t < 0 || IN_REGION(t)) continue;
+      if (to_nhwc[t] < 0) {
+        const int tn = nn_graph_add_tensor(g, "to_nhwc");
+        if (tn < 0 || (st = add_convert(g, 1, t, tn, entry_channels(g, &u, kind, t)))) {
+          if (!st) st = nn_errorf(NN_ERR_NOMEM, "out of memory");
+          goto done;
+        }
+        to_nhwc[t] = tn;
+      }
+      g->nodes[i].inputs[slot] = to_nhwc[t];
+    }
+    if (kind[i] == K_CONV && (st = nn_node_set_op(&g->nodes[i], "QLinearConvNhwc", "com.nnopt")))
+      goto done;
+    if (kind[i] == K_POOL && (st = nn_node_set_op(&g->nodes[i], "MaxPoolNhwc", "com.nnopt")))
+      goto done;
+  }
+  /* Outputs: the node writes a new channel-last tensor; region consumers read it, and a
+   * Transpose back gives the original tensor to everything else. */
+  for (int i = 0; i < nn; i++) {
+    if (!kind[i]) continue;
+    const int t = g->nodes[i].outputs[0];
+    if (t < 0) continue;
+    const int tn = nn_graph_add_tensor(g, "nhwc");
+    if (tn < 0) goto oom;
+    g->nodes[i].outputs[0] = tn;
+    as_nhwc[t] = tn;
+    int outside = (g->tensors[t].flags & NN_T_OUTPUT) != 0;
+    for (int c = u.off[t]; c < u.off[t + 1]; c++) {
+      nn_node *cn = &g->nodes[u.cons[c]];
+      if (!kind[u.cons[c]]) {
+        outside = 1;
+        continue;
+      }
+      for (int s = 0; s < cn->n_inputs; s++)
+        if (cn->inputs[s] == t) cn->inputs[s] = tn;
+    }
+    if (outside && (st = add_convert(g, 0, tn, t, 0))) goto done;
+  }
+#undef IN_REGION
+  *n_changed = changed;
+  st = nn_graph_sort(g);
+  goto done;
+oom:
+  st = nn_errorf(NN_ERR_NOMEM, "out of memory");
+done:
+  nn_use_map_free(&u);
+  free(kind);
+  free(order);
+  free(parent);
+  free(convs);
+  free(odd);
+  free(dws);
+  free(to_nhwc);
+  free(as_nhwc);
+  return st;
+}
