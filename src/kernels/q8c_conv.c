@@ -26,7 +26,8 @@ void nn_q8c_pack_w(size_t m, size_t ntaps, size_t kc, size_t wc, const int8_t *w
 }
 
 void nn_q8c_conv_8x32__scalar(size_t mr, size_t nc, size_t ntaps, size_t kc,
-                              const uint8_t *const *ind, const int8_t *w, const int32_t *bias,
+                              const uint8_t *const *ind, size_t step, const int8_t *w,
+                              const int32_t *bias,
                               const float *scale, const nn_q8c_params *p, uint8_t *y,
                               size_t ldy) {
   const size_t kq = (kc + 3) / 4;
@@ -34,7 +35,7 @@ void nn_q8c_conv_8x32__scalar(size_t mr, size_t nc, size_t ntaps, size_t kc,
     for (size_t j = 0; j < nc; j++) {
       uint32_t acc = (uint32_t)bias[j]; /* int32 wrapping, as the vector kernel */
       for (size_t t = 0; t < ntaps; t++) {
-        const uint8_t *x = ind[t * NN_Q8C_MR + r];
+        const uint8_t *x = step ? ind[t] + r * step : ind[t * NN_Q8C_MR + r];
         const int8_t *wt = w + t * kq * NN_Q8C_NR * 4 + j * 4;
         for (size_t c = 0; c < kc; c++)
           acc += (uint32_t)((int32_t)x[c] * (int32_t)wt[c / 4 * NN_Q8C_NR * 4 + c % 4]);

@@ -26,9 +26,12 @@ typedef struct nn_q8c_params {
 
 /*
  * Dense convolution tile: mr <= 8 output pixels x nc <= 32 output channels.
- *   y[r * ldy + j] = requant(bias[j] + sum_t sum_c ind[8 t + r][c] * w(t, c, j))
- * for r < mr, j < nc; t < ntaps, c < kc. ind[8 t + r] for r >= mr must still be
- * readable pointers (callers repeat a valid row). Reads exactly kc bytes per pointer.
+ *   y[r * ldy + j] = requant(bias[j] + sum_t sum_c x(t, r)[c] * w(t, c, j))
+ * for r < mr, j < nc; t < ntaps, c < kc, where x(t, r) = ind[8 t + r] when step is 0,
+ * and x(t, r) = ind[t] + r * step otherwise (a tile inside one output row: every tap
+ * pointer advances by stride x channels). Rows r >= mr must still be readable pointers
+ * (callers repeat a valid row, or size the zero-point buffer for the steps). Reads
+ * exactly kc bytes per pointer.
  * w: one panel of nn_q8c_pack_w: for each tap, ceil(kc / 4) quads of 32 columns x 4
  * bytes (w(t, c, j) at [t][c / 4][j][c % 4]), zero past kc and past the panel's
  * channels. bias, scale: 32 entries (zero past nc).
@@ -36,15 +39,15 @@ typedef struct nn_q8c_params {
 #define NN_Q8C_MR 8
 #define NN_Q8C_NR 32
 typedef void (*nn_q8c_conv_fn)(size_t mr, size_t nc, size_t ntaps, size_t kc,
-                               const uint8_t *const *ind, const int8_t *w,
+                               const uint8_t *const *ind, size_t step, const int8_t *w,
                                const int32_t *bias, const float *scale,
                                const nn_q8c_params *p, uint8_t *y, size_t ldy);
 void nn_q8c_conv_8x32__scalar(size_t mr, size_t nc, size_t ntaps, size_t kc,
-                              const uint8_t *const *ind, const int8_t *w, const int32_t *bias,
+                              const uint8_t *const *ind, size_t step, const int8_t *w, const int32_t *bias,
                               const float *scale, const nn_q8c_params *p, uint8_t *y,
                               size_t ldy);
 void nn_q8c_conv_8x32__avx512vnni(size_t mr, size_t nc, size_t ntaps, size_t kc,
-                                  const uint8_t *const *ind, const int8_t *w,
+                                  const uint8_t *const *ind, size_t step, const int8_t *w,
                                   const int32_t *bias, const float *scale,
                                   const nn_q8c_params *p, uint8_t *y, size_t ldy);
 

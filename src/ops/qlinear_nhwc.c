@@ -5,6 +5,9 @@
  *     x [N, H, W, C] uint8, constant int8 weights [M, C / group, kh, kw] with zero
  *     points 0, y [N, OH, OW, M] uint8; the kernels of src/kernels/q8c_conv.h.
  *   MaxPoolNhwc: MaxPool (2-D, no indices, no ceil_mode) of uint8 [N, H, W, C].
+ *   QGlobalAvgPoolNhwc: DequantizeLinear -> GlobalAveragePool -> QuantizeLinear of such a
+ *     tensor as one integer pass (a classifier head).
+ *   ToNhwc / FromNhwc: the layout changes at the edges of a channel-last chain.
  * Results equal QLinearConv / MaxPool on the NCHW tensors exactly (same integer sums,
  * same requantization), which tests/unit/test_q8_nhwc.c and the model tests check.
  */
@@ -12,8 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#elif defined(__ARM_NEON)
+#include <arm_neon.h>
+#endif
+
 #include "kernels/dispatch.h"
 #include "kernels/q8c_conv.h"
+#include "kernels/ref/requant.h"
 #include "ops/op.h"
 #include "runtime/session.h"
 #include "runtime/threadpool.h"
@@ -80,6 +90,12 @@ typedef struct q8c_state {
   nn_q8c_conv_fn conv;
   nn_q8c_dw_fn dwk;
   int8_t *w;        /* packed weights */
+  /* depthwise, stride 1, c = 16 or 32: interior runs go as 64 / c pixels per 64-byte
+   * vector (adjacent pixels are adjacent in memory), weights and terms repeated */
+  size_t group_px;
+  int8_t *wg;
+  int32_t *bg;
+  float *sg;
   int32_t *bias;    /* zero point folded (panels of 32 / depthwise order) */
   float *scale;
   uint8_t *zbuf;    /* the input zero point's byte: a padding tap's channels, long enough
@@ -95,6 +111,9 @@ static void q8c_release(void *s) {
   q8c_state *st = s;
   if (!st) return;
   free(st->w);
+  free(st->wg);
+  free(st->bg);
+  free(st->sg);
   free(st->bias);
   free(st->scale);
   free(st->zbuf);
@@ -205,6 +224,32 @@ static nn_status q8c_prepare(nn_op_ctx *ctx) {
   }
   if (s->dw) {
     nn_q8c_pack_dw(m, taps, wd, bias, scale, s->w, s->bias, s->scale);
+    if ((m == 16 || m == 32) && g.sx == 1) {
+      const size_t gp = NN_Q8C_DW_CB / m;
+      int8_t *wr = malloc(NN_Q8C_DW_CB * taps);
+      int32_t *br = malloc(NN_Q8C_DW_CB * sizeof *br);
+      float *sr = malloc(NN_Q8C_DW_CB * sizeof *sr);
+      s->wg = malloc(nn_q8c_pack_dw_size(NN_Q8C_DW_CB, taps));
+      s->bg = malloc(NN_Q8C_DW_CB * sizeof *s->bg);
+      s->sg = malloc(NN_Q8C_DW_CB * sizeof *s->sg);
+      if (wr && br && sr && s->wg && s->bg && s->sg) {
+        for (size_t k2 = 0; k2 < gp; k2++) {
+          memcpy(wr + k2 * m * taps, wd, m * taps);
+          memcpy(br + k2 * m, bias, m * sizeof *br);
+          memcpy(sr + k2 * m, scale, m * sizeof *sr);
+        }
+        nn_q8c_pack_dw(NN_Q8C_DW_CB, taps, wr, br, sr, s->wg, s->bg, s->sg);
+        s->group_px = gp;
+      }
+      free(wr);
+      free(br);
+      free(sr);
+      if (!s->group_px) {
+        free(bias);
+        free(scale);
+        return nn_errorf(NN_ERR_NOMEM, "out of memory");
+      }
+    }
   } else {
     nn_q8c_pack_w(m, taps, kc, wc, wd, s->w);
     memcpy(s->bias, bias, m * sizeof *bias);
@@ -265,27 +310,35 @@ static void q8c_dense_task(void *ctx, size_t thread, size_t task) {
   const size_t p0 = task / r->tile_tasks * r->panel_chunk;
   const size_t p1 = p0 + r->panel_chunk < r->panels ? p0 + r->panel_chunk : r->panels;
   const uint8_t **ind = (const uint8_t **)(r->ws + thread * s->ws_stride);
-  /* The indirection of the task's tiles: rows past the last pixel repeat pixel q0. */
+  /* The indirection of the task's tiles: a tile inside one output row whose windows
+   * lie inside the input's columns is one pointer per tap and a step (stride x
+   * channels; rows above or below the input read the zero buffer, long enough for
+   * the steps); other tiles a pointer per tap and row, rows past the last pixel
+   * repeating the tile's first. */
   const size_t q0 = t0 * NN_Q8C_MR, qend = t1 * NN_Q8C_MR < r->npix ? t1 * NN_Q8C_MR : r->npix;
+  size_t tstep[Q8C_TILE_CHUNK];
+  const size_t step = (size_t)g->sx * kc;
   if (s->pointwise) {
-    for (size_t q = q0; q < t1 * NN_Q8C_MR; q++) ind[q - q0] = r->x + (q < qend ? q : q0) * kc;
+    for (size_t t = t0; t < t1; t++) {
+      const size_t q = t * NN_Q8C_MR;
+      const uint8_t **it = ind + (t - t0) * NN_Q8C_MR;
+      tstep[t - t0] = q + NN_Q8C_MR <= r->npix ? kc : 0;
+      for (size_t i = 0; i < NN_Q8C_MR; i++) it[i] = r->x + (q + i < r->npix ? q + i : q) * kc;
+    }
   } else {
     int64_t ox = (int64_t)(q0 % (size_t)g->ow), rr = (int64_t)(q0 / (size_t)g->ow);
     int64_t oy = rr % g->oh, n = rr / g->oh;
-    const size_t step = (size_t)g->sx * kc;
     for (size_t q = q0; q < qend;) {
       const size_t tile = (q - q0) / NN_Q8C_MR, i = (q - q0) % NN_Q8C_MR;
       const uint8_t **it = ind + tile * taps * NN_Q8C_MR;
       if (!i && q + NN_Q8C_MR <= qend && ox >= s->ox_lo && ox + NN_Q8C_MR <= s->ox_hi) {
-        /* a whole tile inside one row, its windows inside the columns: every tap
-         * pointer is the first pixel's plus r strides (the zero buffer is long enough) */
-        q8c_taps(s, r->x, n, oy, ox, it, NN_Q8C_MR);
-        for (size_t t = 0; t < taps; t++)
-          for (size_t k = 1; k < NN_Q8C_MR; k++) it[t * NN_Q8C_MR + k] = it[t * NN_Q8C_MR] + k * step;
+        q8c_taps(s, r->x, n, oy, ox, it, 1);
+        tstep[tile] = step;
         q += NN_Q8C_MR;
         ox += NN_Q8C_MR;
       } else {
         q8c_taps(s, r->x, n, oy, ox, it + i, NN_Q8C_MR);
+        tstep[tile] = 0;
         q++;
         ox++;
       }
@@ -306,8 +359,8 @@ static void q8c_dense_task(void *ctx, size_t thread, size_t task) {
     const int8_t *w = s->w + pn * s->panel_bytes;
     for (size_t t = t0; t < t1; t++) {
       const size_t qt = t * NN_Q8C_MR, mr = r->npix - qt < NN_Q8C_MR ? r->npix - qt : NN_Q8C_MR;
-      s->conv(mr, nc, taps, kc, ind + (t - t0) * tstride, w, s->bias + j0, s->scale + j0, &s->p,
-              r->y + qt * m + j0, m);
+      s->conv(mr, nc, taps, kc, ind + (t - t0) * tstride, tstep[t - t0], w, s->bias + j0,
+              s->scale + j0, &s->p, r->y + qt * m + j0, m);
     }
   }
 }
@@ -336,6 +389,13 @@ static void q8c_dw_task(void *ctx, size_t thread, size_t task) {
     if (ox >= s->ox_lo && ox < s->ox_hi) npix = (size_t)(s->ox_hi - ox);
     q8c_taps(s, r->x, n, oy, ox, ind, 1);
     for (size_t t = 0; t < taps; t++) ind[t] += cb0;
+    if (s->group_px && npix >= s->group_px) { /* 64 / c adjacent pixels per vector */
+      const size_t ng = npix / s->group_px;
+      s->dwk(ng, NN_Q8C_DW_CB, taps, ind, NN_Q8C_DW_CB, s->wg, s->bg, s->sg, &s->p,
+             y + (size_t)ox * c, NN_Q8C_DW_CB);
+      ox += (int64_t)(ng * s->group_px);
+      continue;
+    }
     s->dwk(npix, cb1 - cb0, taps, ind, step, w, bias, scale, &s->p, y + (size_t)ox * c, c);
     ox += (int64_t)npix;
   }
@@ -419,8 +479,27 @@ typedef struct mp_run {
   uint8_t flip; /* 0x80 for int8: compare as unsigned after the flip */
 } mp_run;
 
+/* y[i] = max(y[i], p[i]) over c bytes, as unsigned (callers flip int8 codes): 16 bytes
+ * at a time with SSE2 / NEON (both baseline on their architectures). */
+static void vmax_u8(uint8_t *y, const uint8_t *p, size_t c) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  for (; i + 16 <= c; i += 16)
+    _mm_storeu_si128((__m128i *)(y + i), _mm_max_epu8(_mm_loadu_si128((const __m128i *)(y + i)),
+                                                      _mm_loadu_si128((const __m128i *)(p + i))));
+#elif defined(__ARM_NEON)
+  for (; i + 16 <= c; i += 16) vst1q_u8(y + i, vmaxq_u8(vld1q_u8(y + i), vld1q_u8(p + i)));
+#endif
+  for (; i < c; i++) y[i] = p[i] > y[i] ? p[i] : y[i];
+}
+
+static void vxor_u8(uint8_t *y, size_t c, uint8_t m) {
+  for (size_t i = 0; i < c; i++) y[i] ^= m;
+}
+
 /* One output row (image n, row oy): max over the window taps inside the input
- * (padding never wins; an all-padding window cannot occur with pads < kernel). */
+ * (padding never wins; a window of padding only, which valid pads exclude, gives the
+ * lowest code). int8 codes are flipped to compare as unsigned, then flipped back. */
 static void mp_row(void *ctx, size_t thread, size_t row) {
   const mp_run *r = ctx;
   const nhwc_geom *g = &r->g;
@@ -438,8 +517,11 @@ static void mp_row(void *ctx, size_t thread, size_t row) {
         if (ix < 0 || ix >= g->w) continue;
         const uint8_t *p = xn + (size_t)(iy * g->w + ix) * c;
         if (first) {
-          for (size_t i = 0; i < c; i++) y[i] = p[i] ^ r->flip;
+          memcpy(y, p, c);
+          if (r->flip) vxor_u8(y, c, r->flip);
           first = 0;
+        } else if (!r->flip) {
+          vmax_u8(y, p, c);
         } else {
           for (size_t i = 0; i < c; i++) {
             const uint8_t v = p[i] ^ r->flip;
@@ -448,9 +530,8 @@ static void mp_row(void *ctx, size_t thread, size_t row) {
         }
       }
     }
-    if (first) memset(y, r->flip, c); /* no tap inside: cannot happen for valid pads */
-    if (r->flip)
-      for (size_t i = 0; i < c; i++) y[i] ^= r->flip;
+    if (first) memset(y, 0, c);
+    if (r->flip) vxor_u8(y, c, r->flip);
   }
   (void)thread;
 }
@@ -565,3 +646,69 @@ static nn_status from_run(nn_op_ctx *ctx) { return cvt_run_op(ctx, 0); }
 NN_OP(ToNhwc) = {.op_type = "ToNhwc", .domain = "com.nnopt", .infer = to_infer, .run = to_run};
 NN_OP(FromNhwc) = {
     .op_type = "FromNhwc", .domain = "com.nnopt", .infer = from_infer, .run = from_run};
+
+/* ============================================================ QGlobalAvgPoolNhwc */
+
+/* QuantizeLinear(GlobalAveragePool(DequantizeLinear(x))) of a channel-last uint8 x
+ * [N, H, W, C] (inputs x, x_scale, x_zero_point, y_scale, y_zero_point; per-tensor),
+ * to uint8 [N, C, 1, 1] (the same bytes in either layout), equal to the three float
+ * ops bit for bit: each dequantized value (float)(x - zp) * s is a multiple of ulp(s)
+ * below 2^32 of them, so their double sum is exact in any order; the mean is then
+ * rounded to float and quantized as QuantizeLinear does. */
+static nn_status gap_check(nn_op_ctx *ctx) {
+  Q8C_TRY(nn_op_need_io(ctx, 5));
+  const nn_value *x = nn_in(ctx, 0);
+  if (x->dtype != NN_UINT8 || x->ndim != 4)
+    return nn_op_error(ctx, NN_ERR_INVALID, "expects a 4-D uint8 input 'x' (NHWC)");
+  for (int i = 1; i < 5; i++) {
+    const nn_value *v = nn_in(ctx, i);
+    if (!v || nn_value_numel(v) != 1 || v->dtype != (i % 2 ? NN_FLOAT : NN_UINT8))
+      return nn_op_error(ctx, NN_ERR_INVALID, "input %d must be a float scale or uint8 zero point", i);
+  }
+  return NN_OK;
+}
+
+static nn_status gap_infer(nn_op_ctx *ctx) {
+  Q8C_TRY(gap_check(ctx));
+  const nn_value *x = nn_in(ctx, 0);
+  const int64_t d[4] = {x->dims[0], x->dims[3], 1, 1};
+  return nn_value_set(ctx, nn_out(ctx, 0), NN_UINT8, 4, d);
+}
+
+static nn_status gap_prepare(nn_op_ctx *ctx) {
+  Q8C_TRY(gap_check(ctx));
+  ctx->scratch_size = (size_t)nn_in(ctx, 0)->dims[3] * sizeof(double) + 256 * sizeof(double);
+  return NN_OK;
+}
+
+static nn_status gap_run(nn_op_ctx *ctx) {
+  Q8C_TRY(gap_check(ctx));
+  const nn_value *x = nn_in(ctx, 0);
+  for (int i = 1; i < 5; i++)
+    if (!nn_in(ctx, i)->data) return nn_op_error(ctx, NN_ERR_INVALID, "input %d has no value", i);
+  const size_t n = (size_t)x->dims[0], hw = (size_t)(x->dims[1] * x->dims[2]), c = (size_t)x->dims[3];
+  if (!ctx->scratch || ctx->scratch_size < (c + 256) * sizeof(double))
+    return nn_op_error(ctx, NN_ERR_RUNTIME, "not prepared");
+  const float xs = *(const float *)nn_in(ctx, 1)->data, ys = *(const float *)nn_in(ctx, 3)->data;
+  const int32_t xz = *(const uint8_t *)nn_in(ctx, 2)->data, yz = *(const uint8_t *)nn_in(ctx, 4)->data;
+  double *tab = ctx->scratch, *acc = tab + 256;
+  for (int k = 0; k < 256; k++) tab[k] = (double)((float)(k - xz) * xs); /* DequantizeLinear */
+  const uint8_t *p = x->data;
+  uint8_t *y = nn_out(ctx, 0)->data;
+  for (size_t img = 0; img < n; img++, y += c) {
+    for (size_t ch = 0; ch < c; ch++) acc[ch] = 0.0;
+    for (size_t q = 0; q < hw; q++, p += c)
+      for (size_t ch = 0; ch < c; ch++) acc[ch] += tab[p[ch]];
+    for (size_t ch = 0; ch < c; ch++) {
+      const float mean = hw ? (float)(acc[ch] / (double)hw) : 0.0f; /* nn_f32_global_avgpool */
+      y[ch] = (uint8_t)nn_quantize_round_sat(mean / ys, yz, 0, 255);
+    }
+  }
+  return NN_OK;
+}
+
+NN_OP(QGlobalAvgPoolNhwc) = {.op_type = "QGlobalAvgPoolNhwc",
+                             .domain = "com.nnopt",
+                             .infer = gap_infer,
+                             .prepare = gap_prepare,
+                             .run = gap_run};

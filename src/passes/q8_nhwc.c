@@ -11,6 +11,9 @@
  *   MaxPool of such a tensor (2-D, no indices)       -> com.nnopt MaxPoolNhwc
  *   QLinearAdd of two such tensors, Max of one with a scalar constant: unchanged (the
  *     broadcast of two 4-D tensors and an elementwise op mean the same in either layout)
+ *   DequantizeLinear -> GlobalAveragePool -> QuantizeLinear of such a tensor (each the
+ *     sole reader of the one before, per-tensor uint8 parameters) -> com.nnopt
+ *     QGlobalAvgPoolNhwc, whose [N, C, 1, 1] output needs no transpose
  * A tensor entering such a node from outside gets one com.nnopt ToNhwc (the stem's 3
  * channels padded to 4); a tensor leaving for any other consumer (or a graph output)
  * one FromNhwc back, under its original name. Which connected groups convert: see the
@@ -22,7 +25,7 @@
 #include "kernels/q8c_conv.h"
 #include "passes/passes.h"
 
-enum { K_NONE = 0, K_CONV, K_POOL, K_ADD, K_MAX };
+enum { K_NONE = 0, K_CONV, K_POOL, K_ADD, K_MAX, K_GAP };
 
 static int is_init(const nn_graph *g, int t) {
   return t >= 0 && (g->tensors[t].flags & NN_T_INITIALIZER) && g->tensors[t].data &&
@@ -84,6 +87,33 @@ static int max_ok(const nn_graph *g, const nn_node *n) {
          init_dtype_scalar(g, n->inputs[1], NN_UINT8);
 }
 
+/* The DequantizeLinear -> GlobalAveragePool -> QuantizeLinear chain reading tensor t
+ * alone: returns the DequantizeLinear node and sets *gap, *q; else -1. */
+static int gap_head(const nn_graph *g, const nn_use_map *u, int t, int *gap, int *q) {
+  if ((g->tensors[t].flags & NN_T_OUTPUT) || u->off[t + 1] - u->off[t] != 1) return -1;
+  const int dq = u->cons[u->off[t]];
+  const nn_node *d = &g->nodes[dq];
+  if (d->domain[0] || strcmp(d->op_type, "DequantizeLinear") || d->n_inputs != 3 ||
+      d->n_outputs != 1 || d->inputs[0] != t || !init_dtype_scalar(g, d->inputs[1], NN_FLOAT) ||
+      !init_dtype_scalar(g, d->inputs[2], NN_UINT8))
+    return -1;
+  const int a = d->outputs[0];
+  if (a < 0 || (g->tensors[a].flags & NN_T_OUTPUT) || u->off[a + 1] - u->off[a] != 1) return -1;
+  *gap = u->cons[u->off[a]];
+  const nn_node *p = &g->nodes[*gap];
+  if (p->domain[0] || strcmp(p->op_type, "GlobalAveragePool") || p->n_inputs != 1 || p->n_outputs != 1)
+    return -1;
+  const int b = p->outputs[0];
+  if (b < 0 || (g->tensors[b].flags & NN_T_OUTPUT) || u->off[b + 1] - u->off[b] != 1) return -1;
+  *q = u->cons[u->off[b]];
+  const nn_node *qn = &g->nodes[*q];
+  if (qn->domain[0] || strcmp(qn->op_type, "QuantizeLinear") || qn->n_inputs != 3 ||
+      qn->n_outputs != 1 || qn->inputs[0] != b || !init_dtype_scalar(g, qn->inputs[1], NN_FLOAT) ||
+      !init_dtype_scalar(g, qn->inputs[2], NN_UINT8) || nn_attr_int(qn, "saturate", 1) != 1)
+    return -1;
+  return dq;
+}
+
 static int find(int *p, int i) {
   while (p[i] != i) i = p[i] = p[p[i]];
   return i;
@@ -127,6 +157,7 @@ nn_status nn_pass_q8_nhwc(nn_model *m, int *n_changed) {
   int *kind = calloc((size_t)nn, sizeof *kind), *order = malloc((size_t)nn * sizeof *order);
   int *parent = malloc((size_t)nn * sizeof *parent), *convs = calloc((size_t)nn, sizeof *convs);
   int *odd = calloc((size_t)nn, sizeof *odd), *dws = calloc((size_t)nn, sizeof *dws);
+  unsigned char *kill = NULL; /* heads' pools and QuantizeLinears */
   int *to_nhwc = malloc((size_t)nt * sizeof *to_nhwc), *as_nhwc = malloc((size_t)nt * sizeof *as_nhwc);
   if (!st && (!kind || !order || !parent || !convs || !odd || !dws || !to_nhwc || !as_nhwc))
     st = nn_errorf(NN_ERR_NOMEM, "out of memory");
@@ -180,9 +211,32 @@ nn_status nn_pass_q8_nhwc(nn_model *m, int *n_changed) {
     changed += kind[i] != K_NONE;
   }
   if (!changed) goto done;
+  /* Classifier heads: the DequantizeLinear becomes the integer pool and takes the
+   * QuantizeLinear's output; the pool and the QuantizeLinear go. */
+  for (int i = 0; i < nn; i++) {
+    if (!kind[i] || kind[i] == K_GAP || g->nodes[i].outputs[0] < 0) continue;
+    int gap, q;
+    const int dq = gap_head(g, &u, g->nodes[i].outputs[0], &gap, &q);
+    if (dq < 0) continue;
+    if (!kill && !(kill = calloc((size_t)nn + 1, 1))) goto oom;
+    nn_node *d = &g->nodes[dq];
+    const int in[5] = {d->inputs[0], d->inputs[1], d->inputs[2], g->nodes[q].inputs[1],
+                       g->nodes[q].inputs[2]};
+    int *ni = realloc(d->inputs, sizeof in);
+    if (!ni) goto oom;
+    memcpy(ni, in, sizeof in);
+    d->inputs = ni;
+    d->n_inputs = 5;
+    d->outputs[0] = g->nodes[q].outputs[0];
+    g->nodes[q].outputs[0] = -1;
+    if ((st = nn_node_set_op(d, "QGlobalAvgPoolNhwc", "com.nnopt"))) goto done;
+    kind[dq] = K_GAP;
+    kill[gap] = kill[q] = 1;
+    changed++;
+  }
   if ((st = nn_model_ensure_opset(m, "com.nnopt", 1))) goto done;
   for (int i = 0; i < nn; i++) {
-    if (!kind[i]) continue;
+    if (!kind[i] || kind[i] == K_GAP) continue;
     /* Inputs first: a planar data input is read through one Transpose per tensor. */
     const int nd = kind[i] == K_ADD ? 2 : 1;
     for (int d = 0; d < nd; d++) {
@@ -206,7 +260,7 @@ nn_status nn_pass_q8_nhwc(nn_model *m, int *n_changed) {
   /* Outputs: the node writes a new channel-last tensor; region consumers read it, and a
    * Transpose back gives the original tensor to everything else. */
   for (int i = 0; i < nn; i++) {
-    if (!kind[i]) continue;
+    if (!kind[i] || kind[i] == K_GAP) continue; /* a head's output is planar already */
     const int t = g->nodes[i].outputs[0];
     if (t < 0) continue;
     const int tn = nn_graph_add_tensor(g, "nhwc");
@@ -227,6 +281,13 @@ nn_status nn_pass_q8_nhwc(nn_model *m, int *n_changed) {
   }
 #undef IN_REGION
   *n_changed = changed;
+  if (kill) { /* sized for the nodes added since */
+    unsigned char *k2 = realloc(kill, (size_t)g->n_nodes + 1);
+    if (!k2) goto oom;
+    kill = k2;
+    memset(kill + nn + 1, 0, (size_t)(g->n_nodes - nn));
+    nn_graph_remove_nodes(g, kill);
+  }
   st = nn_graph_sort(g);
   goto done;
 oom:
@@ -239,6 +300,7 @@ done:
   free(convs);
   free(odd);
   free(dws);
+  free(kill);
   free(to_nhwc);
   free(as_nhwc);
   return st;

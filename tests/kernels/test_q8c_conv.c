@@ -16,6 +16,7 @@
 #include "kernels/ref/requant.h"
 
 static const char *g_level = "?";
+static size_t stepped; /* dense tiles run with a step (the sweep must reach some) */
 
 typedef struct cv {
   size_t n, h, w, c, cp, m, kh, kw, sy, sx, dy, dx, pt, pl, pb, pr, oh, ow;
@@ -86,8 +87,24 @@ static void conv_case(const nn_kernels *k, nn_q8c_conv_fn conv, nn_q8c_dw_fn dwk
     memcpy(bp, bias, s.m * sizeof *bp);
     memcpy(sp, sc, s.m * sizeof *sp);
     const size_t pbytes = nn_q8c_pack_w_size(32, taps, s.cp);
+    /* interior columns (the windows inside [0, w)): tiles there run with a step */
+    size_t lo = (s.pl + s.sx - 1) / s.sx, hi = 0;
+    const long last = (long)s.w - 1 - (long)((s.kw - 1) * s.dx) + (long)s.pl;
+    hi = last < 0 ? 0 : (size_t)last / s.sx + 1;
+    if (hi > s.ow) hi = s.ow;
     for (size_t q0 = 0; q0 < npix; q0 += 8) {
-      const size_t mr = npix - q0 < 8 ? npix - q0 : 8;
+      const size_t mr = npix - q0 < 8 ? npix - q0 : 8, ox0 = q0 % s.ow;
+      if (mr == 8 && ox0 + 8 <= s.ow && ox0 >= lo && ox0 + 8 <= hi) {
+        const size_t img = q0 / (s.oh * s.ow), oy = q0 / s.ow % s.oh;
+        for (size_t t = 0; t < taps; t++) ind[t] = tap(&s, x, zbuf, img, oy, ox0, t / s.kw, t % s.kw);
+        for (size_t pn = 0; pn < panels; pn++) {
+          const size_t nc = s.m - pn * 32 < 32 ? s.m - pn * 32 : 32;
+          conv(8, nc, taps, s.cp, ind, s.sx * s.cp, wp + pn * pbytes, bp + pn * 32, sp + pn * 32,
+               &s.p, y + q0 * s.m + pn * 32, s.m);
+        }
+        stepped++;
+        continue;
+      }
       for (size_t r = 0; r < 8; r++) {
         const size_t q = q0 + (r < mr ? r : 0);
         const size_t img = q / (s.oh * s.ow), oy = q / s.ow % s.oh, ox = q % s.ow;
@@ -95,7 +112,7 @@ static void conv_case(const nn_kernels *k, nn_q8c_conv_fn conv, nn_q8c_dw_fn dwk
       }
       for (size_t pn = 0; pn < panels; pn++) {
         const size_t nc = s.m - pn * 32 < 32 ? s.m - pn * 32 : 32;
-        conv(mr, nc, taps, s.cp, ind, wp + pn * pbytes, bp + pn * 32, sp + pn * 32, &s.p,
+        conv(mr, nc, taps, s.cp, ind, 0, wp + pn * pbytes, bp + pn * 32, sp + pn * 32, &s.p,
              y + q0 * s.m + pn * 32, s.m);
       }
     }
@@ -178,6 +195,7 @@ static void test_level(const nn_kernels *k, nn_q8c_conv_fn conv, nn_q8c_dw_fn dw
       conv_case(k, conv, dwk, what, s);
     }
   }
+  KT_CHECK(stepped > 0, "%s %s: no dense tile ran with a step", g_level, what);
   /* the shapes of the networks: MobileNetV2's stem (3 channels padded to 4), a pointwise
    * and a depthwise layer; ResNet-18's 7x7 stride-2 stem and a 3x3 layer */
   conv_case(k, conv, dwk, what, (cv){.n = 1, .h = 32, .w = 32, .c = 3, .cp = 4, .m = 32, .kh = 3, .kw = 3, .sy = 2, .sx = 2, .dy = 1, .dx = 1, .pt = 1, .pl = 1, .pb = 1, .pr = 1, .xz = 120, .p = {0, 0, 255}});

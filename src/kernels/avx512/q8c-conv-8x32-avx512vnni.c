@@ -40,18 +40,83 @@ static inline int32_t quad_tail(const uint8_t *p, __mmask16 m) {
     }                                                                                   \
   } while (0)
 
+/* A panel of at most 16 channels (16 output channels, or the tail of 144): only the
+ * first weight vector, eight accumulation chains, the clamp and narrowing per row. */
+static void tile16(size_t mr, size_t nc, size_t ntaps, size_t kc, const uint8_t *const *ind,
+                   size_t step, const int8_t *w, const int32_t *bias, const float *scale,
+                   const nn_q8c_params *p, uint8_t *y, size_t ldy) {
+  const __m512i c0 = _mm512_loadu_si512(bias);
+  __m512i a0 = c0, a1 = c0, a2 = c0, a3 = c0, a4 = c0, a5 = c0, a6 = c0, a7 = c0;
+  const size_t kf = kc / 4, left = kc % 4;
+  const __mmask16 lm = (__mmask16)((1u << left) - 1u);
+#define DP1(r, XR) a##r = _mm512_dpbusd_epi32(a##r, _mm512_set1_epi32(XR), w0)
+  for (size_t t = 0; t < ntaps; t++, ind += step ? 1 : NN_Q8C_MR) {
+    const uint8_t *x0, *x1, *x2, *x3, *x4, *x5, *x6, *x7;
+    if (step) {
+      x0 = ind[0], x1 = x0 + step, x2 = x1 + step, x3 = x2 + step, x4 = x3 + step;
+      x5 = x4 + step, x6 = x5 + step, x7 = x6 + step;
+    } else {
+      x0 = ind[0], x1 = ind[1], x2 = ind[2], x3 = ind[3], x4 = ind[4], x5 = ind[5];
+      x6 = ind[6], x7 = ind[7];
+    }
+    for (size_t o = 0; o < 4 * kf; o += 4, w += 128) {
+      const __m512i w0 = _mm512_loadu_si512(w);
+      DP1(0, quad(x0 + o));
+      DP1(1, quad(x1 + o));
+      DP1(2, quad(x2 + o));
+      DP1(3, quad(x3 + o));
+      DP1(4, quad(x4 + o));
+      DP1(5, quad(x5 + o));
+      DP1(6, quad(x6 + o));
+      DP1(7, quad(x7 + o));
+    }
+    if (left) {
+      const __m512i w0 = _mm512_loadu_si512(w);
+      const size_t o = 4 * kf;
+      DP1(0, quad_tail(x0 + o, lm));
+      DP1(1, quad_tail(x1 + o, lm));
+      DP1(2, quad_tail(x2 + o, lm));
+      DP1(3, quad_tail(x3 + o, lm));
+      DP1(4, quad_tail(x4 + o, lm));
+      DP1(5, quad_tail(x5 + o, lm));
+      DP1(6, quad_tail(x6 + o, lm));
+      DP1(7, quad_tail(x7 + o, lm));
+      w += 128;
+    }
+  }
+#undef DP1
+  const __mmask16 k0 = q8_mask16(nc);
+  const __m512 s0 = _mm512_loadu_ps(scale);
+  const __m512 lo = _mm512_set1_ps((float)(p->qmin - p->out_zp));
+  const __m512 hi = _mm512_set1_ps((float)(p->qmax - p->out_zp));
+  const __m512i zp = _mm512_set1_epi32(p->out_zp);
+  const __m512i acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+  for (size_t r = 0; r < mr; r++)
+    _mm_mask_storeu_epi8(y + r * ldy, k0, _mm512_cvtepi32_epi8(q8_requant16(acc[r], s0, lo, hi, zp)));
+}
+
 void nn_q8c_conv_8x32__avx512vnni(size_t mr, size_t nc, size_t ntaps, size_t kc,
-                                  const uint8_t *const *ind, const int8_t *w,
+                                  const uint8_t *const *ind, size_t step, const int8_t *w,
                                   const int32_t *bias, const float *scale,
                                   const nn_q8c_params *p, uint8_t *y, size_t ldy) {
+  if (nc <= 16) {
+    tile16(mr, nc, ntaps, kc, ind, step, w, bias, scale, p, y, ldy);
+    return;
+  }
   const __m512i c0 = _mm512_loadu_si512(bias), c1 = _mm512_loadu_si512(bias + 16);
   __m512i a00 = c0, a01 = c1, a10 = c0, a11 = c1, a20 = c0, a21 = c1, a30 = c0, a31 = c1,
           a40 = c0, a41 = c1, a50 = c0, a51 = c1, a60 = c0, a61 = c1, a70 = c0, a71 = c1;
   const size_t kf = kc / 4, left = kc % 4;
   const __mmask16 lm = (__mmask16)((1u << left) - 1u);
-  for (size_t t = 0; t < ntaps; t++, ind += NN_Q8C_MR) {
-    const uint8_t *x0 = ind[0], *x1 = ind[1], *x2 = ind[2], *x3 = ind[3], *x4 = ind[4],
-                  *x5 = ind[5], *x6 = ind[6], *x7 = ind[7];
+  for (size_t t = 0; t < ntaps; t++, ind += step ? 1 : NN_Q8C_MR) {
+    const uint8_t *x0, *x1, *x2, *x3, *x4, *x5, *x6, *x7;
+    if (step) {
+      x0 = ind[0], x1 = x0 + step, x2 = x1 + step, x3 = x2 + step, x4 = x3 + step;
+      x5 = x4 + step, x6 = x5 + step, x7 = x6 + step;
+    } else {
+      x0 = ind[0], x1 = ind[1], x2 = ind[2], x3 = ind[3], x4 = ind[4], x5 = ind[5];
+      x6 = ind[6], x7 = ind[7];
+    }
     for (size_t o = 0; o < 4 * kf; o += 4, w += 128) {
       const __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + 64);
       DP(0, quad(x0 + o));

@@ -84,7 +84,7 @@ static inline __m256i merge4y(const __m256i a[4], const float *scale, __m256 lo,
                          _mm256_or_si256(_mm256_slli_epi32(q[2], 16), _mm256_slli_epi32(q[3], 24)));
 }
 
-static void dw_block32(size_t npix, size_t nch, size_t ntaps, const uint8_t *const *ind,
+static inline __attribute__((always_inline)) void dw_block32(size_t npix, size_t nch, size_t ntaps, const uint8_t *const *ind,
                        size_t step, size_t off, const int8_t *wb, const int32_t *bias,
                        const float *scale, const nn_q8c_params *p, uint8_t *y, size_t ldy) {
   const __mmask32 m = nch >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << nch) - 1u);
@@ -100,6 +100,7 @@ static void dw_block32(size_t npix, size_t nch, size_t ntaps, const uint8_t *con
     __m256i p00 = b0, p01 = b1, p02 = b2, p03 = b3, p10 = b0, p11 = b1, p12 = b2, p13 = b3,
             p20 = b0, p21 = b1, p22 = b2, p23 = b3, p30 = b0, p31 = b1, p32 = b2, p33 = b3;
     const int8_t *wt = wb;
+#pragma GCC unroll 9
     for (size_t t = 0; t < ntaps; t++, wt += 4 * NN_Q8C_DW_CB) {
       const __m256i w0 = _mm256_loadu_si256((const __m256i *)wt),
                     w1 = _mm256_loadu_si256((const __m256i *)(wt + 64)),
@@ -153,7 +154,10 @@ void nn_q8c_dw__avx512vnni(size_t npix, size_t c, size_t ntaps, const uint8_t *c
     const __mmask64 m = mask64(c - cb);
     const int8_t *wb = w + cb / NN_Q8C_DW_CB * ntaps * 4 * NN_Q8C_DW_CB;
     if (c - cb <= 32) {
-      dw_block32(npix, c - cb, ntaps, ind, step, cb, wb, bias + cb, scale + cb, p, y + cb, ldy);
+      if (ntaps == 9) /* a constant: the tap loop unrolls, the accumulators stay in registers */
+        dw_block32(npix, c - cb, 9, ind, step, cb, wb, bias + cb, scale + cb, p, y + cb, ldy);
+      else
+        dw_block32(npix, c - cb, ntaps, ind, step, cb, wb, bias + cb, scale + cb, p, y + cb, ldy);
       continue;
     }
     const __m512i b0 = _mm512_loadu_si512(bias + cb), b1 = _mm512_loadu_si512(bias + cb + 16),
