@@ -555,12 +555,23 @@ NN_OP(MaxPoolNhwc) = {
 
 /* ToNhwc: 8-bit x [N, C, H, W] -> y [N, H, W, Cp], Cp = attribute 'channels' (>= C,
  * default C; channels C .. Cp - 1 are 0: the 4-byte quads of the convolution kernels).
- * FromNhwc: y [N, H, W, C] -> [N, C, H, W]. */
+ * With a float32 x and two more inputs (scale, uint8 zero point; C <= 4: a network's
+ * image input) it is QuantizeLinear and the change of layout in one pass, through the
+ * same quantize kernel. FromNhwc: y [N, H, W, C] -> [N, C, H, W]. */
+static int cvt_quantizes(const nn_op_ctx *ctx) { return nn_in(ctx, 0)->dtype == NN_FLOAT; }
+
 static nn_status cvt_check(nn_op_ctx *ctx, int to, int64_t *d) {
   Q8C_TRY(nn_op_need_io(ctx, 1));
   const nn_value *x = nn_in(ctx, 0);
-  if ((x->dtype != NN_UINT8 && x->dtype != NN_INT8) || x->ndim != 4)
+  if (to && x->dtype == NN_FLOAT) {
+    const nn_value *sc = nn_in(ctx, 1), *zp = nn_in(ctx, 2);
+    if (x->ndim != 4 || x->dims[1] > 4 || !sc || !zp || sc->dtype != NN_FLOAT ||
+        zp->dtype != NN_UINT8 || nn_value_numel(sc) != 1 || nn_value_numel(zp) != 1)
+      return nn_op_error(ctx, NN_ERR_INVALID,
+                         "a float input 'x' needs 4-D [N, <=4, H, W], a float scale and a uint8 zero point");
+  } else if ((x->dtype != NN_UINT8 && x->dtype != NN_INT8) || x->ndim != 4) {
     return nn_op_error(ctx, NN_ERR_INVALID, "expects a 4-D 8-bit input 'x'");
+  }
   if (to) {
     const int64_t cp = nn_attr_int(ctx->node, "channels", x->dims[1]);
     if (cp < x->dims[1] || cp > x->dims[1] + 64)
@@ -576,7 +587,8 @@ static nn_status cvt_check(nn_op_ctx *ctx, int to, int64_t *d) {
 static nn_status to_infer(nn_op_ctx *ctx) {
   int64_t d[4];
   Q8C_TRY(cvt_check(ctx, 1, d));
-  return nn_value_set(ctx, nn_out(ctx, 0), nn_in(ctx, 0)->dtype, 4, d);
+  return nn_value_set(ctx, nn_out(ctx, 0), cvt_quantizes(ctx) ? NN_UINT8 : nn_in(ctx, 0)->dtype,
+                      4, d);
 }
 
 static nn_status from_infer(nn_op_ctx *ctx) {
@@ -585,13 +597,17 @@ static nn_status from_infer(nn_op_ctx *ctx) {
   return nn_value_set(ctx, nn_out(ctx, 0), nn_in(ctx, 0)->dtype, 4, d);
 }
 
+#define CVT_PB 256
+
 typedef struct cvt_run {
   const uint8_t *x;
   uint8_t *y;
-  size_t c, cp, hw, blocks; /* blocks of 64 pixels per image */
+  size_t c, cp, hw, blocks; /* blocks of CVT_PB pixels per image */
+  const float *xf;          /* float input: quantized first (x then unused) */
+  float scale;
+  int32_t zp;
+  const nn_kernels *k;
 } cvt_run;
-
-#define CVT_PB 256
 
 static void to_task(void *ctx, size_t thread, size_t task) {
   const cvt_run *r = ctx;
@@ -599,10 +615,41 @@ static void to_task(void *ctx, size_t thread, size_t task) {
   const size_t np = r->hw - p0 < CVT_PB ? r->hw - p0 : CVT_PB;
   const uint8_t *x = r->x + n * r->c * r->hw + p0;
   uint8_t *y = r->y + (n * r->hw + p0) * r->cp;
+  _Alignas(64) uint8_t q[4 * CVT_PB];
+  if (r->xf) { /* quantize this block's channel rows first (c <= 4) */
+    for (size_t c = 0; c < r->c; c++)
+      r->k->q8_quantize(np, r->xf + (n * r->c + c) * r->hw + p0, r->scale, r->zp, 0, 255,
+                        q + c * np);
+    x = q;
+  }
+  const size_t xs = r->xf ? np : r->hw; /* channel row stride of x */
   if (r->cp == 4) { /* the stem's 3 channels: whole 4-byte pixels (vectorizes) */
-    const uint8_t *x1 = r->c > 1 ? x + r->hw : NULL, *x2 = r->c > 2 ? x + 2 * r->hw : NULL;
-    const uint8_t *x3 = r->c > 3 ? x + 3 * r->hw : NULL;
-    for (size_t p = 0; p < np; p++) {
+    const uint8_t *x1 = r->c > 1 ? x + xs : NULL, *x2 = r->c > 2 ? x + 2 * xs : NULL;
+    const uint8_t *x3 = r->c > 3 ? x + 3 * xs : NULL;
+    size_t p = 0;
+    if (r->c == 3) { /* 16 pixels at a time */
+#if defined(__SSE2__)
+      const __m128i z = _mm_setzero_si128();
+      for (; p + 16 <= np; p += 16) {
+        const __m128i a = _mm_loadu_si128((const __m128i *)(x + p));
+        const __m128i b = _mm_loadu_si128((const __m128i *)(x1 + p));
+        const __m128i c = _mm_loadu_si128((const __m128i *)(x2 + p));
+        const __m128i ablo = _mm_unpacklo_epi8(a, b), abhi = _mm_unpackhi_epi8(a, b);
+        const __m128i c0lo = _mm_unpacklo_epi8(c, z), c0hi = _mm_unpackhi_epi8(c, z);
+        uint8_t *d = y + 4 * p;
+        _mm_storeu_si128((__m128i *)d, _mm_unpacklo_epi16(ablo, c0lo));
+        _mm_storeu_si128((__m128i *)(d + 16), _mm_unpackhi_epi16(ablo, c0lo));
+        _mm_storeu_si128((__m128i *)(d + 32), _mm_unpacklo_epi16(abhi, c0hi));
+        _mm_storeu_si128((__m128i *)(d + 48), _mm_unpackhi_epi16(abhi, c0hi));
+      }
+#elif defined(__ARM_NEON)
+      for (; p + 16 <= np; p += 16) {
+        const uint8x16x4_t v = {{vld1q_u8(x + p), vld1q_u8(x1 + p), vld1q_u8(x2 + p), vdupq_n_u8(0)}};
+        vst4q_u8(y + 4 * p, v);
+      }
+#endif
+    }
+    for (; p < np; p++) {
       const uint32_t v = (uint32_t)x[p] | (x1 ? (uint32_t)x1[p] << 8 : 0) |
                          (x2 ? (uint32_t)x2[p] << 16 : 0) | (x3 ? (uint32_t)x3[p] << 24 : 0);
       memcpy(y + 4 * p, &v, 4);
@@ -610,7 +657,7 @@ static void to_task(void *ctx, size_t thread, size_t task) {
     return;
   }
   for (size_t c = 0; c < r->c; c++)
-    for (size_t p = 0; p < np; p++) y[p * r->cp + c] = x[c * r->hw + p];
+    for (size_t p = 0; p < np; p++) y[p * r->cp + c] = x[c * xs + p];
   for (size_t c = r->c; c < r->cp; c++)
     for (size_t p = 0; p < np; p++) y[p * r->cp + c] = 0;
   (void)thread;
@@ -634,6 +681,14 @@ static nn_status cvt_run_op(nn_op_ctx *ctx, int to) {
   cvt_run r = {.x = x->data, .y = nn_out(ctx, 0)->data, .c = (size_t)(to ? x->dims[1] : x->dims[3]),
                .cp = (size_t)(to ? d[3] : x->dims[3]), .hw = (size_t)(x->dims[2] * (to ? x->dims[3] : x->dims[1]))};
   r.blocks = (r.hw + CVT_PB - 1) / CVT_PB;
+  if (to && cvt_quantizes(ctx)) {
+    if (!nn_in(ctx, 1)->data || !nn_in(ctx, 2)->data)
+      return nn_op_error(ctx, NN_ERR_INVALID, "scale and zero point must have values");
+    r.xf = x->data;
+    r.scale = *(const float *)nn_in(ctx, 1)->data;
+    r.zp = *(const uint8_t *)nn_in(ctx, 2)->data;
+    r.k = nn_kernels_get();
+  }
   const size_t tasks = (size_t)x->dims[0] * r.blocks;
   nn_threadpool *pool = nn_session_threadpool(ctx->session);
   nn_threadpool_parallelize(tasks > 1 ? pool : NULL, to ? to_task : from_task, &r, tasks);

@@ -114,6 +114,33 @@ static int gap_head(const nn_graph *g, const nn_use_map *u, int t, int *gap, int
   return dq;
 }
 
+/* An entry tensor t made by a per-tensor uint8 QuantizeLinear of at most 4 channels
+ * (the network's image) and read by the region alone: the ToNhwc node cv quantizes
+ * itself, from the float input (the QuantizeLinear is left without readers). */
+static void fuse_quantize(nn_graph *g, const nn_use_map *u, const int *kind, int t, int cv) {
+  const int pq = g->tensors[t].producer;
+  if (pq < 0 || (g->tensors[t].flags & NN_T_OUTPUT)) return;
+  const nn_node *q = &g->nodes[pq];
+  if (q->domain[0] || strcmp(q->op_type, "QuantizeLinear") || q->n_inputs != 3 ||
+      !init_dtype_scalar(g, q->inputs[1], NN_FLOAT) || !init_dtype_scalar(g, q->inputs[2], NN_UINT8) ||
+      nn_attr_int(q, "saturate", 1) != 1)
+    return;
+  for (int k = u->off[t]; k < u->off[t + 1]; k++) {
+    const nn_node *n = &g->nodes[u->cons[k]];
+    if (!kind[u->cons[k]] || kind[u->cons[k]] != K_CONV || nn_attr_int(n, "group", 1) != 1 ||
+        g->tensors[n->inputs[3]].dims[1] > 4)
+      return;
+  }
+  nn_node *c = &g->nodes[cv];
+  int *in = realloc(c->inputs, 3 * sizeof *in);
+  if (!in) return; /* stays unfused */
+  in[0] = q->inputs[0];
+  in[1] = q->inputs[1];
+  in[2] = q->inputs[2];
+  c->inputs = in;
+  c->n_inputs = 3;
+}
+
 static int find(int *p, int i) {
   while (p[i] != i) i = p[i] = p[p[i]];
   return i;
@@ -248,6 +275,7 @@ nn_status nn_pass_q8_nhwc(nn_model *m, int *n_changed) {
           if (!st) st = nn_errorf(NN_ERR_NOMEM, "out of memory");
           goto done;
         }
+        fuse_quantize(g, &u, kind, t, g->n_nodes - 1);
         to_nhwc[t] = tn;
       }
       g->nodes[i].inputs[slot] = to_nhwc[t];
@@ -288,6 +316,8 @@ nn_status nn_pass_q8_nhwc(nn_model *m, int *n_changed) {
     memset(kill + nn + 1, 0, (size_t)(g->n_nodes - nn));
     nn_graph_remove_nodes(g, kill);
   }
+  int dead; /* a QuantizeLinear the image entry took over */
+  if ((st = nn_pass_eliminate_dead(m, &dead))) goto done;
   st = nn_graph_sort(g);
   goto done;
 oom:
