@@ -481,7 +481,7 @@ typedef struct mp_run {
 
 /* y[i] = max(y[i], p[i]) over c bytes, as unsigned (callers flip int8 codes): 16 bytes
  * at a time with SSE2 / NEON (both baseline on their architectures). */
-static void vmax_u8(uint8_t *y, const uint8_t *p, size_t c) {
+static void max_bytes(uint8_t *y, const uint8_t *p, size_t c) {
   size_t i = 0;
 #if defined(__SSE2__)
   for (; i + 16 <= c; i += 16)
@@ -493,7 +493,7 @@ static void vmax_u8(uint8_t *y, const uint8_t *p, size_t c) {
   for (; i < c; i++) y[i] = p[i] > y[i] ? p[i] : y[i];
 }
 
-static void vxor_u8(uint8_t *y, size_t c, uint8_t m) {
+static void xor_bytes(uint8_t *y, size_t c, uint8_t m) {
   for (size_t i = 0; i < c; i++) y[i] ^= m;
 }
 
@@ -518,10 +518,10 @@ static void mp_row(void *ctx, size_t thread, size_t row) {
         const uint8_t *p = xn + (size_t)(iy * g->w + ix) * c;
         if (first) {
           memcpy(y, p, c);
-          if (r->flip) vxor_u8(y, c, r->flip);
+          if (r->flip) xor_bytes(y, c, r->flip);
           first = 0;
         } else if (!r->flip) {
-          vmax_u8(y, p, c);
+          max_bytes(y, p, c);
         } else {
           for (size_t i = 0; i < c; i++) {
             const uint8_t v = p[i] ^ r->flip;
@@ -531,7 +531,7 @@ static void mp_row(void *ctx, size_t thread, size_t row) {
       }
     }
     if (first) memset(y, 0, c);
-    if (r->flip) vxor_u8(y, c, r->flip);
+    if (r->flip) xor_bytes(y, c, r->flip);
   }
   (void)thread;
 }
