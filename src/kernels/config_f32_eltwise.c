@@ -19,6 +19,7 @@ void nn_kernels_init_f32_eltwise(nn_kernels *k, nn_isa isa) {
     k->f32_vbinary[NN_F32_VMUL] = nn_f32_vmul__avx2;
     k->f32_vbinary[NN_F32_VDIV] = nn_f32_vdiv__avx2;
     k->f32_verf = nn_f32_verf__avx2;
+    k->f32_vgelu = nn_f32_vgelu__avx2;
     k->f32_softmax = nn_f32_softmax__avx2;
     k->q8_mmstore_f32 = nn_q8_mmstore_f32__avx2;
     k->q8_pack_xt = nn_q8_pack_xt__avx2;
@@ -27,6 +28,7 @@ void nn_kernels_init_f32_eltwise(nn_kernels *k, nn_isa isa) {
   }
   if (isa >= NN_ISA_AVX512 && isa <= NN_ISA_AVX512VNNI) {
     k->f32_verf = nn_f32_verf__avx512;
+    k->f32_vgelu = nn_f32_vgelu__avx512;
     k->f32_softmax = nn_f32_softmax__avx512;
   }
 #else

@@ -128,6 +128,8 @@ typedef struct nn_kernels {
   void (*f32_vbinary[4])(int64_t n, const void *a, int sa, const void *b, int sb, void *y,
                          const void *aux);
   void (*f32_verf)(size_t n, const float *x, float *y);
+  /* The erf form of Gelu on top of f32_verf, in one pass (f32_eltwise.h). */
+  void (*f32_vgelu)(size_t n, const float *x, float *y);
   /* Softmax of one contiguous row of n elements. */
   void (*f32_softmax)(size_t n, const float *x, float *y);
   /* LayerNormalization of one contiguous row (per-element scale and bias). */

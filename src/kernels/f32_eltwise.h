@@ -10,6 +10,9 @@
  *   f32_verf         y[i] = erf(x[i]), y may alias x. Rational approximation on
  *                    [-4, 4] (+-1 beyond): |error| <= 1e-6 absolute against double
  *                    erf (tested over a sweep); NaN propagates, +-inf give +-1.
+ *   f32_vgelu        y[i] = 0.5f * x[i] * (1.0f + verf(x[i] * 0.70710678f)), float
+ *                    operations in that order: equal bit for bit to the erf form of
+ *                    Gelu composed from f32_verf of the same level; y may alias x.
  *   f32_softmax      one row of n contiguous elements: y = exp(x - max) / sum;
  *                    polynomial exp (inputs below -87.3 give 0), float sums: relative
  *                    error <= 1e-5 against nn_f32_softmax__ref for rows up to 4096.
@@ -44,8 +47,10 @@ void nn_x32_where__avx2(int64_t n, const uint8_t *c, int sc, const void *x, int 
 void nn_f32_layernorm__avx2(size_t n, const float *x, const float *scale, const float *bias,
                             float eps, float *y, float *mean, float *inv_std);
 void nn_f32_verf__avx2(size_t n, const float *x, float *y);
+void nn_f32_vgelu__avx2(size_t n, const float *x, float *y);
 void nn_f32_softmax__avx2(size_t n, const float *x, float *y);
 void nn_f32_verf__avx512(size_t n, const float *x, float *y);
+void nn_f32_vgelu__avx512(size_t n, const float *x, float *y);
 void nn_f32_softmax__avx512(size_t n, const float *x, float *y);
 
 #endif

@@ -32,6 +32,7 @@ static nn_status un_infer(nn_op_ctx *ctx, nn_unop op) {
  * large. */
 typedef struct verf_par {
   void (*fn)(size_t n, const float *x, float *y);
+  void (*gelu_fn)(size_t n, const float *x, float *y); /* one pass, or NULL */
   const float *x;
   float *y;
   size_t n, chunk;
@@ -44,8 +45,8 @@ static void verf_task(void *ctx, size_t thread, size_t task) {
   const verf_par *w = ctx;
   (void)thread;
   const size_t i0 = task * w->chunk, n = w->n - i0 < w->chunk ? w->n - i0 : w->chunk;
-  if (!w->gelu) {
-    w->fn(n, w->x + i0, w->y + i0);
+  if (!w->gelu || w->gelu_fn) {
+    (w->gelu ? w->gelu_fn : w->fn)(n, w->x + i0, w->y + i0);
     return;
   }
   float t[256];
@@ -62,7 +63,7 @@ static void verf_task(void *ctx, size_t thread, size_t task) {
 static int verf_fast(nn_op_ctx *ctx, const nn_value *x, const void *src, nn_value *y, int gelu) {
   const nn_kernels *k = nn_kernels_get();
   if (x->dtype != NN_FLOAT || !k->f32_verf) return 0;
-  verf_par w = {.fn = k->f32_verf, .x = src, .y = y->data, .n = (size_t)nn_value_numel(x),
+  verf_par w = {.fn = k->f32_verf, .gelu_fn = k->f32_vgelu, .x = src, .y = y->data, .n = (size_t)nn_value_numel(x),
                 .chunk = 16384, .gelu = gelu};
   const size_t tasks = (w.n + w.chunk - 1) / w.chunk;
   nn_threadpool_parallelize(tasks > 1 ? nn_session_threadpool(ctx->session) : NULL, verf_task,

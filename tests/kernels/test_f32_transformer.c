@@ -128,6 +128,24 @@ static void test_verf(const nn_kernels *k) {
   KT_CHECK(so[0] == 1.0f && so[1] == -1.0f && isnan(so[2]) && so[3] == 0.0f && so[4] == 0.0f,
            "%s erf specials: %g %g %g %g %g", g_level, so[0], so[1], so[2], so[3], so[4]);
   printf("  %s erf max error %.3g over [-6, 6]\n", g_level, worst);
+  if (k->f32_vgelu) { /* Gelu in one pass = the composition through f32_verf, bit for bit */
+    float *g = malloc(n * sizeof *g), *t = malloc(n * sizeof *t);
+    for (size_t i = 0; i < n; i++) t[i] = x[i] * 0.70710678118654752f;
+    k->f32_verf(n, t, t);
+    for (size_t i = 0; i < n; i++) t[i] = 0.5f * x[i] * (1.0f + t[i]);
+    for (size_t m = 1; m <= 40; m++) { /* every tail, in place, ending against the guard */
+      float *yy = y + n - m;
+      memcpy(yy, x + 7 * m, m * sizeof *yy);
+      k->f32_vgelu(m, yy, yy);
+      KT_CHECK(!memcmp(yy, t + 7 * m, m * sizeof *yy), "%s gelu n=%zu differs from erf composed", g_level, m);
+    }
+    k->f32_vgelu(n, x, g);
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad += memcmp(&g[i], &t[i], sizeof *g) != 0;
+    KT_CHECK(!bad, "%s gelu: %zu of %zu differ from erf composed", g_level, bad, n);
+    free(g);
+    free(t);
+  }
   kt_guard_free(&gx);
   kt_guard_free(&gy);
 }

@@ -36,3 +36,20 @@ void nn_f32_verf__avx2(size_t n, const float *x, float *y) {
     for (size_t j = 0; j < n - i; j++) y[i + j] = t[j];
   }
 }
+
+/* y = 0.5 x (1 + erf(x * 0.70710678f)) in the order of the scalar composition. */
+static inline __m256 gelu_avx2(__m256 x) {
+  const __m256 e = erf_avx2(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f)));
+  return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+}
+
+void nn_f32_vgelu__avx2(size_t n, const float *x, float *y) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, gelu_avx2(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    float t[8] = {0};
+    for (size_t j = 0; j < n - i; j++) t[j] = x[i + j];
+    _mm256_storeu_ps(t, gelu_avx2(_mm256_loadu_ps(t)));
+    for (size_t j = 0; j < n - i; j++) y[i + j] = t[j];
+  }
+}

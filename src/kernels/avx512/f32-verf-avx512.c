@@ -34,3 +34,19 @@ void nn_f32_verf__avx512(size_t n, const float *x, float *y) {
     _mm512_mask_storeu_ps(y + i, m, erf_avx512(_mm512_maskz_loadu_ps(m, x + i)));
   }
 }
+
+/* y = 0.5 x (1 + erf(x * 0.70710678f)): the operations of the erf form of Gelu in the
+ * order of the scalar composition (f32_eltwise.h), so the result equals it bit for bit. */
+static inline __m512 gelu_avx512(__m512 x) {
+  const __m512 e = erf_avx512(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)));
+  return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
+void nn_f32_vgelu__avx512(size_t n, const float *x, float *y) {
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, gelu_avx512(_mm512_loadu_ps(x + i)));
+  if (i < n) {
+    const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, m, gelu_avx512(_mm512_maskz_loadu_ps(m, x + i)));
+  }
+}
