@@ -307,7 +307,7 @@ static nn_status representativeness(const nn_model *prep, const nn_model *qfull,
   int ncls = 0;
   if (!cls) return nn_errorf(NN_ERR_NOMEM, "out of memory");
   NN_TRY(find_quantized_activations(qfull, prep->graph, &w, &nw));
-  NN_TRY(nn_session_create(prep, NULL, &s));
+  NN_TRY(nn_session_create_flags(prep, NULL, NN_SESSION_AS_WRITTEN, &s));
   NN_TRY(clip_pass_init(&cp, w, nw, prep->graph->n_tensors));
   NN_TRY(clip_pass_init(&ep, w, nw, prep->graph->n_tensors));
   /* Calibration data, streamed (it may be large). */
@@ -560,7 +560,7 @@ static nn_status eval_fake(const nn_model *q, const sample_set *ss, const float 
   nn_session_options so = {0};
   so.qdq_as_float = 1;
   layer_acc oa = {0};
-  NN_TRY(nn_session_create(q, &so, &s));
+  NN_TRY(nn_session_create_flags(q, &so, NN_SESSION_AS_WRITTEN, &s));
   NN_TRY(nn_metric_create(opt->metric, NULL, &met));
   if (cc) nn_session_set_observer(s, compare_observe, cc);
   for (int64_t i = 0; i < ss->n; i++) {
@@ -585,7 +585,7 @@ static nn_status eval_int(const nn_model *q, const sample_set *ss,
   nn_status st = NN_OK;
   nn_session *s = NULL;
   nn_metric *met = NULL;
-  NN_TRY(nn_session_create(q, NULL, &s));
+  NN_TRY(nn_session_create_flags(q, NULL, NN_SESSION_AS_WRITTEN, &s));
   NN_TRY(nn_metric_create(opt->metric, NULL, &met));
   for (int64_t i = 0; i < ss->n; i++) {
     NN_TRY(run_sample(s, ss, i));
@@ -603,7 +603,7 @@ static nn_status latency_ms(const nn_model *q, const sample_set *ss, double *ms)
   nn_status st = NN_OK;
   nn_session *s = NULL;
   nn_bench_result r;
-  NN_TRY(nn_session_create(q, NULL, &s));
+  NN_TRY(nn_session_create_flags(q, NULL, NN_SESSION_AS_WRITTEN, &s));
   NN_TRY(nn_session_benchmark(s, ss->nin, ss->names, ss->in, 3, 30, &r));
   *ms = r.median_ms;
 done:
@@ -655,7 +655,7 @@ static nn_status node_times(const nn_model *prep, const sample_set *ss, double *
   nn_session *s = NULL;
   nn_session_options so = {0};
   so.qdq_as_float = 1; /* runs prep->graph itself: node indices are prep's */
-  NN_TRY(nn_session_create(prep, &so, &s));
+  NN_TRY(nn_session_create_flags(prep, &so, NN_SESSION_AS_WRITTEN, &s));
   NN_TRY(run_sample(s, ss, 0)); /* warm-up */
   NN_TRY(nn_session_node_times(s, ss->nin, ss->names, ss->in, 20, node_ms, NULL));
   for (int i = 0; i < prep->graph->n_nodes; i++)
@@ -794,7 +794,7 @@ nn_status nn_analyze(const nn_model *m, nn_dataset *calib, nn_dataset *eval,
   }
 
   /* Samples. */
-  NN_TRY(nn_session_create(prep, NULL, &fs));
+  NN_TRY(nn_session_create_flags(prep, NULL, NN_SESSION_AS_WRITTEN, &fs));
   NN_TRY(samples_load(eval, opt->eval_limit, fs, &ev));
   NN_TRY(samples_load(eval, opt->sens_limit > 0 ? opt->sens_limit : 200, fs, &sens));
   a->eval_samples = ev.n;

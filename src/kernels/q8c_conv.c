@@ -26,7 +26,7 @@ void nn_q8c_pack_w(size_t m, size_t ntaps, size_t kc, size_t wc, const int8_t *w
 }
 
 void nn_q8c_conv_8x32__scalar(size_t mr, size_t nc, size_t ntaps, size_t kc,
-                              const uint8_t *const *ind, size_t step, const int8_t *w,
+                              const void *const *ind, size_t step, const int8_t *w,
                               const int32_t *bias,
                               const float *scale, const nn_q8c_params *p, uint8_t *y,
                               size_t ldy) {
@@ -35,7 +35,8 @@ void nn_q8c_conv_8x32__scalar(size_t mr, size_t nc, size_t ntaps, size_t kc,
     for (size_t j = 0; j < nc; j++) {
       uint32_t acc = (uint32_t)bias[j]; /* int32 wrapping, as the vector kernel */
       for (size_t t = 0; t < ntaps; t++) {
-        const uint8_t *x = step ? ind[t] + r * step : ind[t * NN_Q8C_MR + r];
+        const uint8_t *x = step ? (const uint8_t *)ind[t] + r * step
+                                : (const uint8_t *)ind[t * NN_Q8C_MR + r];
         const int8_t *wt = w + t * kq * NN_Q8C_NR * 4 + j * 4;
         for (size_t c = 0; c < kc; c++)
           acc += (uint32_t)((int32_t)x[c] * (int32_t)wt[c / 4 * NN_Q8C_NR * 4 + c % 4]);
@@ -78,14 +79,14 @@ void nn_q8c_pack_dw(size_t c, size_t ntaps, const int8_t *w, const int32_t *bias
   }
 }
 
-void nn_q8c_dw__scalar(size_t npix, size_t c, size_t ntaps, const uint8_t *const *ind,
+void nn_q8c_dw__scalar(size_t npix, size_t c, size_t ntaps, const void *const *ind,
                        size_t step, const int8_t *w, const int32_t *bias, const float *scale,
                        const nn_q8c_params *p, uint8_t *y, size_t ldy) {
   for (size_t i = 0; i < npix; i++)
     for (size_t ch = 0; ch < c; ch++) {
       uint32_t acc = (uint32_t)bias[dw_term_index(ch)];
       for (size_t t = 0; t < ntaps; t++)
-        acc += (uint32_t)((int32_t)ind[t][i * step + ch] * (int32_t)w[dw_w_index(ch, t, ntaps)]);
+        acc += (uint32_t)((int32_t)((const uint8_t *)ind[t])[i * step + ch] * (int32_t)w[dw_w_index(ch, t, ntaps)]);
       y[i * ldy + ch] = (uint8_t)nn_requantize_one((int32_t)acc, scale[dw_term_index(ch)],
                                                    p->out_zp, p->qmin, p->qmax);
     }

@@ -39,15 +39,15 @@ typedef struct nn_q8c_params {
 #define NN_Q8C_MR 8
 #define NN_Q8C_NR 32
 typedef void (*nn_q8c_conv_fn)(size_t mr, size_t nc, size_t ntaps, size_t kc,
-                               const uint8_t *const *ind, size_t step, const int8_t *w,
+                               const void *const *ind, size_t step, const int8_t *w,
                                const int32_t *bias, const float *scale,
                                const nn_q8c_params *p, uint8_t *y, size_t ldy);
 void nn_q8c_conv_8x32__scalar(size_t mr, size_t nc, size_t ntaps, size_t kc,
-                              const uint8_t *const *ind, size_t step, const int8_t *w, const int32_t *bias,
+                              const void *const *ind, size_t step, const int8_t *w, const int32_t *bias,
                               const float *scale, const nn_q8c_params *p, uint8_t *y,
                               size_t ldy);
 void nn_q8c_conv_8x32__avx512vnni(size_t mr, size_t nc, size_t ntaps, size_t kc,
-                                  const uint8_t *const *ind, size_t step, const int8_t *w,
+                                  const void *const *ind, size_t step, const int8_t *w,
                                   const int32_t *bias, const float *scale,
                                   const nn_q8c_params *p, uint8_t *y, size_t ldy);
 
@@ -69,13 +69,13 @@ void nn_q8c_pack_w(size_t m, size_t ntaps, size_t kc, size_t wc, const int8_t *w
  * scale come from nn_q8c_pack_dw (that order, zero past c).
  */
 #define NN_Q8C_DW_CB 64
-typedef void (*nn_q8c_dw_fn)(size_t npix, size_t c, size_t ntaps, const uint8_t *const *ind,
+typedef void (*nn_q8c_dw_fn)(size_t npix, size_t c, size_t ntaps, const void *const *ind,
                              size_t step, const int8_t *w, const int32_t *bias, const float *scale,
                              const nn_q8c_params *p, uint8_t *y, size_t ldy);
-void nn_q8c_dw__scalar(size_t npix, size_t c, size_t ntaps, const uint8_t *const *ind,
+void nn_q8c_dw__scalar(size_t npix, size_t c, size_t ntaps, const void *const *ind,
                        size_t step, const int8_t *w, const int32_t *bias, const float *scale,
                        const nn_q8c_params *p, uint8_t *y, size_t ldy);
-void nn_q8c_dw__avx512vnni(size_t npix, size_t c, size_t ntaps, const uint8_t *const *ind,
+void nn_q8c_dw__avx512vnni(size_t npix, size_t c, size_t ntaps, const void *const *ind,
                            size_t step, const int8_t *w, const int32_t *bias, const float *scale,
                            const nn_q8c_params *p, uint8_t *y, size_t ldy);
 

@@ -22,6 +22,7 @@
 #endif
 
 #include "kernels/dispatch.h"
+#include "kernels/f32c_conv.h"
 #include "kernels/q8c_conv.h"
 #include "kernels/ref/requant.h"
 #include "ops/op.h"
@@ -105,11 +106,19 @@ typedef struct q8c_state {
   int64_t ox_lo, ox_hi; /* output columns whose windows are inside the input's columns */
   nn_q8c_params p;
   size_t threads, ws_stride, panel_bytes;
+  /* float32 (ConvNhwc): es = 4 and these instead of the 8-bit kernels and terms */
+  size_t es;         /* bytes per element: 1 or 4 */
+  nn_f32c_conv_fn fconv;
+  nn_f32c_dw_fn fdw;
+  float *fw, *fbias; /* packed weights; bias (panels of 32 / rounded up to 16) */
+  float lo, hi;      /* activation bounds */
 } q8c_state;
 
 static void q8c_release(void *s) {
   q8c_state *st = s;
   if (!st) return;
+  free(st->fw);
+  free(st->fbias);
   free(st->w);
   free(st->wg);
   free(st->bg);
@@ -182,6 +191,7 @@ static nn_status q8c_prepare(nn_op_ctx *ctx) {
   if (!s) return nn_errorf(NN_ERR_NOMEM, "out of memory");
   ctx->state = s;
   s->g = g;
+  s->es = 1;
   s->dw = g.group > 1;
   const nn_kernels *k = nn_kernels_get();
   s->conv = nn_q8c_conv_for(k);
@@ -272,6 +282,7 @@ static nn_status q8c_prepare(nn_op_ctx *ctx) {
 
 typedef struct q8c_run {
   const q8c_state *s;
+  const void *z;               /* ConvNhwc: the fused residual (NHWC like y) or NULL */
   const uint8_t *x;
   uint8_t *y;
   char *ws;
@@ -282,10 +293,10 @@ typedef struct q8c_run {
 
 /* Pointers of the taps of output pixel (n, oy, ox) into ind[t * stride]. */
 static void q8c_taps(const q8c_state *s, const uint8_t *x, int64_t n, int64_t oy, int64_t ox,
-                     const uint8_t **ind, size_t stride) {
+                     const void **ind, size_t stride) {
   const nhwc_geom *g = &s->g;
   const int64_t iy0 = oy * g->sy - g->pt, ix0 = ox * g->sx - g->pl;
-  const size_t c = (size_t)g->c;
+  const size_t c = (size_t)g->c * s->es; /* bytes per pixel */
   const uint8_t *xn = x + (size_t)(n * g->h * g->w) * c;
   size_t t = 0;
   for (int64_t ky = 0; ky < g->kh; ky++) {
@@ -309,7 +320,7 @@ static void q8c_dense_task(void *ctx, size_t thread, size_t task) {
   const size_t t1 = t0 + r->tile_chunk < r->tiles ? t0 + r->tile_chunk : r->tiles;
   const size_t p0 = task / r->tile_tasks * r->panel_chunk;
   const size_t p1 = p0 + r->panel_chunk < r->panels ? p0 + r->panel_chunk : r->panels;
-  const uint8_t **ind = (const uint8_t **)(r->ws + thread * s->ws_stride);
+  const void **ind = (const void **)(r->ws + thread * s->ws_stride);
   /* The indirection of the task's tiles: a tile inside one output row whose windows
    * lie inside the input's columns is one pointer per tap and a step (stride x
    * channels; rows above or below the input read the zero buffer, long enough for
@@ -321,16 +332,17 @@ static void q8c_dense_task(void *ctx, size_t thread, size_t task) {
   if (s->pointwise) {
     for (size_t t = t0; t < t1; t++) {
       const size_t q = t * NN_Q8C_MR;
-      const uint8_t **it = ind + (t - t0) * NN_Q8C_MR;
+      const void **it = ind + (t - t0) * NN_Q8C_MR;
       tstep[t - t0] = q + NN_Q8C_MR <= r->npix ? kc : 0;
-      for (size_t i = 0; i < NN_Q8C_MR; i++) it[i] = r->x + (q + i < r->npix ? q + i : q) * kc;
+      for (size_t i = 0; i < NN_Q8C_MR; i++)
+        it[i] = r->x + (q + i < r->npix ? q + i : q) * kc * s->es;
     }
   } else {
     int64_t ox = (int64_t)(q0 % (size_t)g->ow), rr = (int64_t)(q0 / (size_t)g->ow);
     int64_t oy = rr % g->oh, n = rr / g->oh;
     for (size_t q = q0; q < qend;) {
       const size_t tile = (q - q0) / NN_Q8C_MR, i = (q - q0) % NN_Q8C_MR;
-      const uint8_t **it = ind + tile * taps * NN_Q8C_MR;
+      const void **it = ind + tile * taps * NN_Q8C_MR;
       if (!i && q + NN_Q8C_MR <= qend && ox >= s->ox_lo && ox + NN_Q8C_MR <= s->ox_hi) {
         q8c_taps(s, r->x, n, oy, ox, it, 1);
         tstep[tile] = step;
@@ -349,18 +361,24 @@ static void q8c_dense_task(void *ctx, size_t thread, size_t task) {
     }
     for (size_t q = qend; q < t1 * NN_Q8C_MR; q++) { /* ragged last tile */
       const size_t tile = (q - q0) / NN_Q8C_MR, i = (q - q0) % NN_Q8C_MR;
-      const uint8_t **it = ind + tile * taps * NN_Q8C_MR;
+      const void **it = ind + tile * taps * NN_Q8C_MR;
       for (size_t t = 0; t < taps; t++) it[t * NN_Q8C_MR + i] = it[t * NN_Q8C_MR];
     }
   }
   const size_t tstride = s->pointwise ? NN_Q8C_MR : taps * NN_Q8C_MR;
   for (size_t pn = p0; pn < p1; pn++) {
     const size_t j0 = pn * NN_Q8C_NR, nc = m - j0 < NN_Q8C_NR ? m - j0 : NN_Q8C_NR;
-    const int8_t *w = s->w + pn * s->panel_bytes;
     for (size_t t = t0; t < t1; t++) {
       const size_t qt = t * NN_Q8C_MR, mr = r->npix - qt < NN_Q8C_MR ? r->npix - qt : NN_Q8C_MR;
-      s->conv(mr, nc, taps, kc, ind + (t - t0) * tstride, tstep[t - t0], w, s->bias + j0,
-              s->scale + j0, &s->p, r->y + qt * m + j0, m);
+      if (s->es == 4) /* float: the same tiles (NN_F32C_MR x NN_F32C_NR = 8 x 32) */
+        s->fconv(mr, nc, taps, kc, ind + (t - t0) * tstride, tstep[t - t0],
+                 s->fw + pn * s->panel_bytes, s->fbias + j0,
+                 r->z ? (const float *)r->z + qt * m + j0 : NULL, s->lo, s->hi,
+                 (float *)(void *)r->y + qt * m + j0, m);
+      else
+        s->conv(mr, nc, taps, kc, ind + (t - t0) * tstride, tstep[t - t0],
+                s->w + pn * s->panel_bytes, s->bias + j0, s->scale + j0, &s->p,
+                r->y + qt * m + j0, m);
     }
   }
 }
@@ -378,17 +396,30 @@ static void q8c_dw_task(void *ctx, size_t thread, size_t task) {
   const size_t row = task / nck, cb0 = task % nck * r->cchunk * NN_Q8C_DW_CB;
   const size_t cb1 = cb0 + r->cchunk * NN_Q8C_DW_CB < c ? cb0 + r->cchunk * NN_Q8C_DW_CB : c;
   const int64_t oy = (int64_t)row % g->oh, n = (int64_t)row / g->oh;
-  const uint8_t **ind = (const uint8_t **)(r->ws + thread * s->ws_stride);
+  const void **ind = (const void **)(r->ws + thread * s->ws_stride);
   const int8_t *w = s->w + cb0 / NN_Q8C_DW_CB * taps * 4 * NN_Q8C_DW_CB;
   const int32_t *bias = s->bias + cb0;
   const float *scale = s->scale + cb0;
-  uint8_t *y = r->y + row * (size_t)g->ow * c + cb0;
+  uint8_t *y = r->y + (row * (size_t)g->ow * c + cb0) * s->es;
   const size_t step = (size_t)g->sx * c;
+  if (s->es == 4) { /* float: 16-channel blocks, all of [cb0, cb1) per call */
+    const float *z = r->z ? (const float *)r->z + row * (size_t)g->ow * c + cb0 : NULL;
+    for (int64_t ox = 0; ox < g->ow;) {
+      size_t npix = 1;
+      if (ox >= s->ox_lo && ox < s->ox_hi) npix = (size_t)(s->ox_hi - ox);
+      q8c_taps(s, r->x, n, oy, ox, ind, 1);
+      for (size_t t = 0; t < taps; t++) ind[t] = (const float *)ind[t] + cb0;
+      s->fdw(npix, cb1 - cb0, taps, ind, step, s->fw + cb0, c, s->fbias + cb0,
+             z ? z + (size_t)ox * c : NULL, s->lo, s->hi, (float *)(void *)y + (size_t)ox * c, c);
+      ox += (int64_t)npix;
+    }
+    return;
+  }
   for (int64_t ox = 0; ox < g->ow;) {
     size_t npix = 1;
     if (ox >= s->ox_lo && ox < s->ox_hi) npix = (size_t)(s->ox_hi - ox);
     q8c_taps(s, r->x, n, oy, ox, ind, 1);
-    for (size_t t = 0; t < taps; t++) ind[t] += cb0;
+    for (size_t t = 0; t < taps; t++) ind[t] = (const uint8_t *)ind[t] + cb0 * s->es;
     if (s->group_px && npix >= s->group_px) { /* 64 / c adjacent pixels per vector */
       const size_t ng = npix / s->group_px;
       s->dwk(ng, NN_Q8C_DW_CB, taps, ind, NN_Q8C_DW_CB, s->wg, s->bg, s->sg, &s->p,
@@ -414,6 +445,12 @@ static nn_status q8c_run_op(nn_op_ctx *ctx) {
   if (threads > s->threads || !threads) threads = s->threads;
   q8c_run r = {.s = s, .x = x->data, .y = nn_out(ctx, 0)->data, .ws = ctx->scratch,
                .npix = (size_t)(s->g.n * s->g.oh * s->g.ow)};
+  if (s->es == 4 && ctx->n_in > 3 && nn_in(ctx, 3)) {
+    const nn_value *z = nn_in(ctx, 3), *y = nn_out(ctx, 0);
+    if (z->dtype != NN_FLOAT || z->ndim != 4 || nn_value_numel(z) != nn_value_numel(y))
+      return nn_op_error(ctx, NN_ERR_INVALID, "input 'Z' must have the output's shape");
+    r.z = z->data;
+  }
   const size_t want = threads > 1 ? 4 * threads : 1;
   size_t tasks;
   if (s->dw) {
@@ -447,6 +484,115 @@ NN_OP(QLinearConvNhwc) = {.op_type = "QLinearConvNhwc",
                           .prepare = q8c_prepare,
                           .run = q8c_run_op,
                           .release = q8c_release};
+
+/* ============================================================ ConvNhwc */
+
+/* Conv / com.microsoft FusedConv of float32 channel-last tensors: inputs X [N, H, W, C],
+ * W [M, C / group, kh, kw] and B constant, Z (optional, the fused residual, [N, OH, OW,
+ * M]); attributes as Conv plus FusedConv's activation (Relu, Clip) and its params. */
+static nn_status fc_check(nn_op_ctx *ctx, nhwc_geom *g, float *lo, float *hi) {
+  Q8C_TRY(nn_op_need_io(ctx, 2));
+  const nn_value *x = nn_in(ctx, 0), *w = nn_in(ctx, 1);
+  if (x->dtype != NN_FLOAT || w->dtype != NN_FLOAT || w->ndim != 4)
+    return nn_op_error(ctx, NN_ERR_INVALID, "expects float32 'X' and a 4-D float32 'W'");
+  Q8C_TRY(geom_make(ctx, x, w->dims + 2, w->dims[0], g));
+  g->group = nn_attr_int(ctx->node, "group", 1);
+  const int dw = g->group > 1;
+  if (dw ? (g->group != g->c || g->m != g->c || w->dims[1] != 1) : (g->group != 1 || w->dims[1] != g->c))
+    return nn_op_error(ctx, NN_ERR_INVALID,
+                       "input 'W' [%lld, %lld, ...] does not match %lld channels and group %lld",
+                       (long long)w->dims[0], (long long)w->dims[1], (long long)g->c,
+                       (long long)g->group);
+  if (g->kh * g->kw > Q8C_MAX_TAPS)
+    return nn_op_error(ctx, NN_ERR_INVALID, "kernel of %lld taps is over %d",
+                       (long long)(g->kh * g->kw), Q8C_MAX_TAPS);
+  const nn_value *b = ctx->n_in > 2 ? nn_in(ctx, 2) : NULL;
+  if (b && (b->dtype != NN_FLOAT || nn_value_numel(b) != g->m))
+    return nn_op_error(ctx, NN_ERR_INVALID, "input 'B' must be float32 [%lld]", (long long)g->m);
+  *lo = -INFINITY;
+  *hi = INFINITY;
+  const char *a = nn_attr_string(ctx->node, "activation", "");
+  if (!strcmp(a, "Relu")) {
+    *lo = 0.0f;
+  } else if (!strcmp(a, "Clip")) {
+    const float *v;
+    if (nn_attr_floats(ctx->node, "activation_params", &v) != 2)
+      return nn_op_error(ctx, NN_ERR_INVALID, "activation Clip needs 2 activation_params");
+    *lo = v[0];
+    *hi = v[1];
+  } else if (*a) {
+    return nn_op_error(ctx, NN_ERR_UNSUPPORTED, "activation '%s' (Relu and Clip supported)", a);
+  }
+  return NN_OK;
+}
+
+static nn_status fc_infer(nn_op_ctx *ctx) {
+  nhwc_geom g;
+  float lo, hi;
+  Q8C_TRY(fc_check(ctx, &g, &lo, &hi));
+  const int64_t d[4] = {g.n, g.oh, g.ow, g.m};
+  return nn_value_set(ctx, nn_out(ctx, 0), NN_FLOAT, 4, d);
+}
+
+static nn_status fc_prepare(nn_op_ctx *ctx) {
+  nhwc_geom g;
+  float lo, hi;
+  Q8C_TRY(fc_check(ctx, &g, &lo, &hi));
+  const nn_value *w = nn_in(ctx, 1), *b = ctx->n_in > 2 ? nn_in(ctx, 2) : NULL;
+  if (!w->data || (b && !b->data))
+    return nn_op_error(ctx, NN_ERR_INVALID, "weights and bias must be constant");
+  q8c_state *s = calloc(1, sizeof *s);
+  if (!s) return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  ctx->state = s;
+  s->g = g;
+  s->es = 4;
+  s->dw = g.group > 1;
+  s->lo = lo;
+  s->hi = hi;
+  const nn_kernels *k = nn_kernels_get();
+  s->fconv = nn_f32c_conv_for(k);
+  s->fdw = nn_f32c_dw_for(k);
+  if (!s->fconv) s->fconv = nn_f32c_conv_8x32__scalar;
+  if (!s->fdw) s->fdw = nn_f32c_dw__scalar;
+  const size_t m = (size_t)g.m, taps = (size_t)(g.kh * g.kw), kc = (size_t)g.c;
+  const size_t panels = (m + NN_F32C_NR - 1) / NN_F32C_NR;
+  const size_t wfloats = s->dw ? taps * m : nn_f32c_pack_w_size(m, taps, kc);
+  s->fw = malloc((wfloats ? wfloats : 1) * sizeof *s->fw);
+  s->fbias = calloc(panels * NN_F32C_NR, sizeof *s->fbias);
+  const size_t zrow = (size_t)((s->dw ? g.ow : NN_F32C_MR) * g.sx + 1);
+  const size_t zbytes = (zrow * (size_t)g.c + 16) * sizeof(float);
+  s->zbuf = calloc(1, zbytes); /* zeros: float padding */
+  if (!s->fw || !s->fbias || !s->zbuf) return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  const float *wd = w->data;
+  if (s->dw) { /* [t][c] */
+    for (size_t ch = 0; ch < m; ch++)
+      for (size_t t = 0; t < taps; t++) s->fw[t * m + ch] = wd[ch * taps + t];
+  } else {
+    nn_f32c_pack_w(m, taps, kc, wd, s->fw);
+    s->panel_bytes = taps * kc * NN_F32C_NR; /* floats per panel */
+  }
+  if (b) memcpy(s->fbias, b->data, m * sizeof(float));
+  s->pointwise = g.kh == 1 && g.kw == 1 && g.sy == 1 && g.sx == 1 && !g.pt && !g.pl && g.oh == g.h &&
+                 g.ow == g.w;
+  s->ox_lo = (g.pl + g.sx - 1) / g.sx;
+  const int64_t last = g.w - 1 - (g.kw - 1) * g.dx + g.pl;
+  s->ox_hi = last < 0 ? 0 : last / g.sx + 1;
+  if (s->ox_hi > g.ow) s->ox_hi = g.ow;
+  if (s->ox_lo > s->ox_hi) s->ox_lo = s->ox_hi;
+  s->threads = (size_t)nn_threadpool_size(nn_session_threadpool(ctx->session));
+  if (!s->threads) s->threads = 1;
+  const size_t ptrs = s->dw ? taps : Q8C_TILE_CHUNK * NN_F32C_MR * taps;
+  s->ws_stride = align64(ptrs * sizeof(void *));
+  ctx->scratch_size = s->threads * s->ws_stride;
+  return NN_OK;
+}
+
+NN_OP(ConvNhwc) = {.op_type = "ConvNhwc",
+                   .domain = "com.nnopt",
+                   .infer = fc_infer,
+                   .prepare = fc_prepare,
+                   .run = q8c_run_op,
+                   .release = q8c_release};
 
 /* ============================================================ MaxPoolNhwc */
 
@@ -558,23 +704,26 @@ NN_OP(MaxPoolNhwc) = {
  * With a float32 x and two more inputs (scale, uint8 zero point; C <= 4: a network's
  * image input) it is QuantizeLinear and the change of layout in one pass, through the
  * same quantize kernel. FromNhwc: y [N, H, W, C] -> [N, C, H, W]. */
-static int cvt_quantizes(const nn_op_ctx *ctx) { return nn_in(ctx, 0)->dtype == NN_FLOAT; }
+static int cvt_quantizes(const nn_op_ctx *ctx) {
+  return nn_in(ctx, 0)->dtype == NN_FLOAT && ctx->n_in >= 3;
+}
 
 static nn_status cvt_check(nn_op_ctx *ctx, int to, int64_t *d) {
   Q8C_TRY(nn_op_need_io(ctx, 1));
   const nn_value *x = nn_in(ctx, 0);
-  if (to && x->dtype == NN_FLOAT) {
+  if (to && cvt_quantizes(ctx)) {
     const nn_value *sc = nn_in(ctx, 1), *zp = nn_in(ctx, 2);
     if (x->ndim != 4 || x->dims[1] > 4 || !sc || !zp || sc->dtype != NN_FLOAT ||
         zp->dtype != NN_UINT8 || nn_value_numel(sc) != 1 || nn_value_numel(zp) != 1)
       return nn_op_error(ctx, NN_ERR_INVALID,
                          "a float input 'x' needs 4-D [N, <=4, H, W], a float scale and a uint8 zero point");
-  } else if ((x->dtype != NN_UINT8 && x->dtype != NN_INT8) || x->ndim != 4) {
-    return nn_op_error(ctx, NN_ERR_INVALID, "expects a 4-D 8-bit input 'x'");
+  } else if ((x->dtype != NN_UINT8 && x->dtype != NN_INT8 && x->dtype != NN_FLOAT) ||
+             x->ndim != 4) {
+    return nn_op_error(ctx, NN_ERR_INVALID, "expects a 4-D 8-bit or float32 input 'x'");
   }
   if (to) {
     const int64_t cp = nn_attr_int(ctx->node, "channels", x->dims[1]);
-    if (cp < x->dims[1] || cp > x->dims[1] + 64)
+    if (cp < x->dims[1] || cp > x->dims[1] + 64 || (x->dtype == NN_FLOAT && !cvt_quantizes(ctx) && cp != x->dims[1]))
       return nn_op_error(ctx, NN_ERR_INVALID, "attribute 'channels' %lld is below %lld or far above",
                          (long long)cp, (long long)x->dims[1]);
     d[0] = x->dims[0], d[1] = x->dims[2], d[2] = x->dims[3], d[3] = cp;
@@ -674,6 +823,29 @@ static void from_task(void *ctx, size_t thread, size_t task) {
   (void)thread;
 }
 
+/* float32: blocks of CVT_PB pixels, all channels */
+static void to_task_f32(void *ctx, size_t thread, size_t task) {
+  const cvt_run *r = ctx;
+  const size_t n = task / r->blocks, p0 = task % r->blocks * CVT_PB;
+  const size_t np = r->hw - p0 < CVT_PB ? r->hw - p0 : CVT_PB;
+  const float *x = (const float *)(const void *)r->x + n * r->c * r->hw + p0;
+  float *y = (float *)(void *)r->y + (n * r->hw + p0) * r->c;
+  for (size_t c = 0; c < r->c; c++)
+    for (size_t p = 0; p < np; p++) y[p * r->c + c] = x[c * r->hw + p];
+  (void)thread;
+}
+
+static void from_task_f32(void *ctx, size_t thread, size_t task) {
+  const cvt_run *r = ctx;
+  const size_t n = task / r->blocks, p0 = task % r->blocks * CVT_PB;
+  const size_t np = r->hw - p0 < CVT_PB ? r->hw - p0 : CVT_PB;
+  const float *x = (const float *)(const void *)r->x + (n * r->hw + p0) * r->c;
+  float *y = (float *)(void *)r->y + n * r->c * r->hw + p0;
+  for (size_t c = 0; c < r->c; c++)
+    for (size_t p = 0; p < np; p++) y[c * r->hw + p] = x[p * r->c + c];
+  (void)thread;
+}
+
 static nn_status cvt_run_op(nn_op_ctx *ctx, int to) {
   int64_t d[4];
   Q8C_TRY(cvt_check(ctx, to, d));
@@ -691,7 +863,10 @@ static nn_status cvt_run_op(nn_op_ctx *ctx, int to) {
   }
   const size_t tasks = (size_t)x->dims[0] * r.blocks;
   nn_threadpool *pool = nn_session_threadpool(ctx->session);
-  nn_threadpool_parallelize(tasks > 1 ? pool : NULL, to ? to_task : from_task, &r, tasks);
+  const int f32 = x->dtype == NN_FLOAT && !r.xf;
+  nn_threadpool_parallelize(tasks > 1 ? pool : NULL,
+                            f32 ? (to ? to_task_f32 : from_task_f32) : (to ? to_task : from_task),
+                            &r, tasks);
   return NN_OK;
 }
 
@@ -767,3 +942,53 @@ NN_OP(QGlobalAvgPoolNhwc) = {.op_type = "QGlobalAvgPoolNhwc",
                              .infer = gap_infer,
                              .prepare = gap_prepare,
                              .run = gap_run};
+
+/* ============================================================ GlobalAvgPoolNhwc */
+
+/* GlobalAveragePool of a float32 channel-last x [N, H, W, C] to [N, C, 1, 1] (the same
+ * bytes in either layout): per channel a double sum, divided, rounded to float, as
+ * nn_f32_global_avgpool does (its sums in another order: equal to within a float ulp). */
+static nn_status fgap_check(nn_op_ctx *ctx) {
+  Q8C_TRY(nn_op_need_io(ctx, 1));
+  const nn_value *x = nn_in(ctx, 0);
+  if (x->dtype != NN_FLOAT || x->ndim != 4)
+    return nn_op_error(ctx, NN_ERR_INVALID, "expects a 4-D float32 input 'x' (NHWC)");
+  return NN_OK;
+}
+
+static nn_status fgap_infer(nn_op_ctx *ctx) {
+  Q8C_TRY(fgap_check(ctx));
+  const nn_value *x = nn_in(ctx, 0);
+  const int64_t d[4] = {x->dims[0], x->dims[3], 1, 1};
+  return nn_value_set(ctx, nn_out(ctx, 0), NN_FLOAT, 4, d);
+}
+
+static nn_status fgap_prepare(nn_op_ctx *ctx) {
+  Q8C_TRY(fgap_check(ctx));
+  ctx->scratch_size = (size_t)nn_in(ctx, 0)->dims[3] * sizeof(double);
+  return NN_OK;
+}
+
+static nn_status fgap_run(nn_op_ctx *ctx) {
+  Q8C_TRY(fgap_check(ctx));
+  const nn_value *x = nn_in(ctx, 0);
+  const size_t n = (size_t)x->dims[0], hw = (size_t)(x->dims[1] * x->dims[2]), c = (size_t)x->dims[3];
+  if (!ctx->scratch || ctx->scratch_size < c * sizeof(double))
+    return nn_op_error(ctx, NN_ERR_RUNTIME, "not prepared");
+  double *acc = ctx->scratch;
+  const float *p = x->data;
+  float *y = nn_out(ctx, 0)->data;
+  for (size_t img = 0; img < n; img++, y += c) {
+    for (size_t ch = 0; ch < c; ch++) acc[ch] = 0.0;
+    for (size_t q = 0; q < hw; q++, p += c)
+      for (size_t ch = 0; ch < c; ch++) acc[ch] += (double)p[ch];
+    for (size_t ch = 0; ch < c; ch++) y[ch] = hw ? (float)(acc[ch] / (double)hw) : 0.0f;
+  }
+  return NN_OK;
+}
+
+NN_OP(GlobalAvgPoolNhwc) = {.op_type = "GlobalAvgPoolNhwc",
+                            .domain = "com.nnopt",
+                            .infer = fgap_infer,
+                            .prepare = fgap_prepare,
+                            .run = fgap_run};

@@ -41,10 +41,16 @@ nn_status nn_pass_fuse_transformer(nn_model *m, int *n_fused);
  * *n_lowered: patterns replaced. */
 nn_status nn_pass_lower_qdq(nn_model *m, int *n_lowered);
 
-/* On a lowered graph: chains of QLinearConv (with the MaxPool, QLinearAdd and Max on
- * their outputs) become channel-last com.nnopt ops, with Transposes at the chain's
- * edges (q8_nhwc.c). *n_changed: nodes moved to channel-last. */
-nn_status nn_pass_q8_nhwc(nn_model *m, int *n_changed);
+/* Chains of convolutions become channel-last com.nnopt ops, with layout changes at the
+ * chain's edges (q8_nhwc.c): what = NN_NHWC_Q8 (lowered QLinearConv chains, with the
+ * MaxPool, QLinearAdd, Max and classifier head on their outputs) and / or NN_NHWC_F32
+ * (float32 Conv / FusedConv chains with Add, Relu, Clip and GlobalAveragePool).
+ * *n_changed: nodes moved to channel-last. With NN_NHWC_DRY the graph is left as it is
+ * (only the use maps are rebuilt). */
+#define NN_NHWC_Q8 1u
+#define NN_NHWC_F32 2u
+#define NN_NHWC_DRY 4u /* only count the convolution-chain nodes that would move */
+nn_status nn_pass_nhwc(nn_model *m, unsigned what, int *n_changed);
 
 /* Cross-layer equalization (data-free): rescale Conv -> [Relu] -> Conv channel pairs so
  * their float32 weight ranges match; the float function is unchanged. Pairs across a

@@ -25,7 +25,10 @@
 #include "kernels/q8c_conv.h"
 #include "passes/passes.h"
 
-enum { K_NONE = 0, K_CONV, K_POOL, K_ADD, K_MAX, K_GAP };
+enum { K_NONE = 0, K_CONV, K_POOL, K_ADD, K_MAX, K_GAP, /* 8-bit */
+       K_FCONV, K_FADD, K_FACT, K_FGAP };              /* float32 */
+#define IS_Q8(k) ((k) >= K_CONV && (k) <= K_MAX)
+#define IS_F32(k) ((k) == K_FCONV || (k) == K_FADD || (k) == K_FACT)
 
 static int is_init(const nn_graph *g, int t) {
   return t >= 0 && (g->tensors[t].flags & NN_T_INITIALIZER) && g->tensors[t].data &&
@@ -141,6 +144,45 @@ static void fuse_quantize(nn_graph *g, const nn_use_map *u, const int *kind, int
   c->n_inputs = 3;
 }
 
+/* Conv / FusedConv of float32 with constant weights (and bias), 2-D, group 1 or
+ * depthwise, explicit pads, activation none / Relu / Clip. */
+static int fconv_ok(const nn_graph *g, const nn_node *n) {
+  const int fused = !strcmp(n->domain, "com.microsoft") && !strcmp(n->op_type, "FusedConv");
+  if (!(fused || (!n->domain[0] && !strcmp(n->op_type, "Conv"))) || n->n_inputs < 2 ||
+      n->n_outputs != 1 || (!fused && n->n_inputs > 3))
+    return 0;
+  const int w = n->inputs[1];
+  if (!is_init(g, w) || g->tensors[w].dtype != NN_FLOAT || g->tensors[w].ndim != 4) return 0;
+  if (n->n_inputs > 2 && n->inputs[2] >= 0 &&
+      (!is_init(g, n->inputs[2]) || g->tensors[n->inputs[2]].dtype != NN_FLOAT))
+    return 0;
+  const int64_t *d = g->tensors[w].dims, grp = nn_attr_int(n, "group", 1);
+  if (!(grp == 1 || (grp == d[0] && d[1] == 1))) return 0;
+  if (d[2] * d[3] > 64 || d[2] < 1 || d[3] < 1) return 0;
+  const int64_t *ks;
+  const int nk = nn_attr_ints(n, "kernel_shape", &ks);
+  if (nk >= 0 && (nk != 2 || ks[0] != d[2] || ks[1] != d[3])) return 0;
+  const char *a = nn_attr_string(n, "activation", "");
+  const float *v;
+  if (*a && strcmp(a, "Relu") && !(!strcmp(a, "Clip") && nn_attr_floats(n, "activation_params", &v) == 2))
+    return 0;
+  return explicit_2d(n);
+}
+
+static int op_plain(const nn_node *n, const char *op) {
+  return !n->domain[0] && !strcmp(n->op_type, op) && n->n_outputs == 1;
+}
+
+/* Data inputs a region node reads in channel-last form (slots), their count. */
+static int data_slots(int kind, const nn_node *n, int *slot) {
+  int k = 0;
+  slot[k++] = 0;
+  if (kind == K_ADD) slot[k++] = 3;
+  if (kind == K_FADD) slot[k++] = 1;
+  if (kind == K_FCONV && n->n_inputs > 3 && n->inputs[3] >= 0) slot[k++] = 3;
+  return k;
+}
+
 static int find(int *p, int i) {
   while (p[i] != i) i = p[i] = p[p[i]];
   return i;
@@ -174,7 +216,7 @@ static int64_t entry_channels(const nn_graph *g, const nn_use_map *u, const int 
   return c > 0 && c % 4 ? (c + 3) / 4 * 4 : 0;
 }
 
-nn_status nn_pass_q8_nhwc(nn_model *m, int *n_changed) {
+nn_status nn_pass_nhwc(nn_model *m, unsigned what, int *n_changed) {
   nn_graph *g = m->graph;
   *n_changed = 0;
   const int nn = g->n_nodes, nt = g->n_tensors;
@@ -184,64 +226,94 @@ nn_status nn_pass_q8_nhwc(nn_model *m, int *n_changed) {
   int *kind = calloc((size_t)nn, sizeof *kind), *order = malloc((size_t)nn * sizeof *order);
   int *parent = malloc((size_t)nn * sizeof *parent), *convs = calloc((size_t)nn, sizeof *convs);
   int *odd = calloc((size_t)nn, sizeof *odd), *dws = calloc((size_t)nn, sizeof *dws);
+  int *flt = calloc((size_t)nn, sizeof *flt);
   unsigned char *kill = NULL; /* heads' pools and QuantizeLinears */
   int *to_nhwc = malloc((size_t)nt * sizeof *to_nhwc), *as_nhwc = malloc((size_t)nt * sizeof *as_nhwc);
-  if (!st && (!kind || !order || !parent || !convs || !odd || !dws || !to_nhwc || !as_nhwc))
+  if (!st && (!kind || !order || !parent || !convs || !odd || !dws || !flt || !to_nhwc || !as_nhwc))
     st = nn_errorf(NN_ERR_NOMEM, "out of memory");
   if (!st) st = nn_graph_topo_order(g, order);
   if (st) goto done;
   for (int i = 0; i < nn; i++) parent[i] = i;
   for (int t = 0; t < nt; t++) to_nhwc[t] = as_nhwc[t] = -1;
   /* Tentative kinds in topological order: a node joins when its data inputs allow. */
-#define IN_REGION(t) ((t) >= 0 && g->tensors[t].producer >= 0 && kind[g->tensors[t].producer])
+/* t is written channel-last by a region node (the pools of heads write planar) */
+#define IN_REGION(t)                                  \
+  ((t) >= 0 && g->tensors[t].producer >= 0 &&           \
+   (IS_Q8(kind[g->tensors[t].producer]) || IS_F32(kind[g->tensors[t].producer])))
+#define IN_Q8(t) ((t) >= 0 && g->tensors[t].producer >= 0 && IS_Q8(kind[g->tensors[t].producer]))
+#define IN_F32(t) ((t) >= 0 && g->tensors[t].producer >= 0 && IS_F32(kind[g->tensors[t].producer]))
+  const int q8 = (what & NN_NHWC_Q8) != 0, f32 = (what & NN_NHWC_F32) != 0;
   for (int k = 0; k < nn; k++) {
     const int i = order[k];
     const nn_node *n = &g->nodes[i];
-    if (conv_ok(g, n) && (nn_attr_int(n, "group", 1) > 1 ||
-                          g->tensors[n->inputs[3]].dims[1] % 4 == 0 || !IN_REGION(n->inputs[0])))
+    if (q8 && conv_ok(g, n) &&
+        (nn_attr_int(n, "group", 1) > 1 || g->tensors[n->inputs[3]].dims[1] % 4 == 0 ||
+         !IN_Q8(n->inputs[0])))
       kind[i] = K_CONV; /* dense inputs of whole quads (an entry is padded to them) */
-    else if (pool_ok(n) && IN_REGION(n->inputs[0]))
+    else if (pool_ok(n) && IN_Q8(n->inputs[0]))
       kind[i] = K_POOL;
-    else if (add_ok(g, n) && IN_REGION(n->inputs[0]) && IN_REGION(n->inputs[3]))
+    else if (add_ok(g, n) && IN_Q8(n->inputs[0]) && IN_Q8(n->inputs[3]))
       kind[i] = K_ADD;
-    else if (max_ok(g, n) && IN_REGION(n->inputs[0]))
+    else if (max_ok(g, n) && IN_Q8(n->inputs[0]))
       kind[i] = K_MAX;
+    else if (f32 && fconv_ok(g, n))
+      kind[i] = K_FCONV;
+    else if (op_plain(n, "Add") && n->n_inputs == 2 && IN_F32(n->inputs[0]) && IN_F32(n->inputs[1]))
+      kind[i] = K_FADD;
+    else if ((op_plain(n, "Relu") || op_plain(n, "Clip")) && IN_F32(n->inputs[0]))
+      kind[i] = K_FACT;
     if (!kind[i]) continue;
-    const int data[2] = {n->inputs[0], kind[i] == K_ADD ? n->inputs[3] : -1};
-    for (int d = 0; d < 2; d++)
-      if (IN_REGION(data[d])) {
-        const int a = find(parent, i), b = find(parent, g->tensors[data[d]].producer);
+    int slot[3];
+    const int ns = data_slots(kind[i], n, slot);
+    for (int d = 0; d < ns; d++)
+      if (IN_REGION(n->inputs[slot[d]])) {
+        const int a = find(parent, i), b = find(parent, g->tensors[n->inputs[slot[d]]].producer);
         if (a != b) parent[a] = b;
       }
   }
   /* convs[root]: convolutions of the group; odd[root]: dense ones whose output channels
    * are not whole 32-channel tiles; dws[root]: depthwise ones. */
   for (int i = 0; i < nn; i++)
-    if (kind[i] == K_CONV) {
+    if (kind[i] == K_CONV || kind[i] == K_FCONV) {
       const int r = find(parent, i);
       convs[r]++;
       const nn_node *n = &g->nodes[i];
+      if (kind[i] == K_FCONV) flt[r] = 1;
       if (nn_attr_int(n, "group", 1) > 1)
         dws[r]++;
-      else if (g->tensors[n->inputs[3]].dims[0] % NN_Q8C_NR)
+      else if (g->tensors[n->inputs[kind[i] == K_CONV ? 3 : 1]].dims[0] % NN_Q8C_NR)
         odd[r]++;
     }
   /* Groups stay planar when small (the transposes would cost more than they save), or
    * when dense convolutions leave part of the kernel's 32-channel tile empty and no
    * depthwise convolution (where the planar path pays transposes of its own) makes up
-   * for it: U-Nets of 20, 40, 80 channels run faster planar. Removing a group removes
-   * all of it (its members only depend on each other). */
+   * for it: U-Nets of 20, 40, 80 channels run faster planar. Float groups convert only
+   * with depthwise convolutions (MobileNets: -6% on MobileNetV2; ResNet-18 and the
+   * U-Nets measured no faster, and the private copy of the model costs memory).
+   * Removing a group removes all of it (its members only depend on each other). */
   int changed = 0;
   for (int i = 0; i < nn; i++) {
     const int r = find(parent, i);
-    if (kind[i] && (convs[r] < 3 || (odd[r] && !dws[r]))) kind[i] = K_NONE;
+    if (kind[i] && (convs[r] < 3 || (odd[r] && !dws[r]) || (flt[r] && !dws[r]))) kind[i] = K_NONE;
     changed += kind[i] != K_NONE;
   }
-  if (!changed) goto done;
+  if (!changed || (what & NN_NHWC_DRY)) {
+    *n_changed = changed;
+    goto done;
+  }
+  /* Float heads: a GlobalAveragePool of a channel-last tensor reads it as it is. */
+  for (int i = 0; i < nn; i++) {
+    const nn_node *n = &g->nodes[i];
+    if (op_plain(n, "GlobalAveragePool") && n->n_inputs == 1 && IN_F32(n->inputs[0])) {
+      kind[i] = K_FGAP;
+      if ((st = nn_node_set_op(&g->nodes[i], "GlobalAvgPoolNhwc", "com.nnopt"))) goto done;
+      changed++;
+    }
+  }
   /* Classifier heads: the DequantizeLinear becomes the integer pool and takes the
    * QuantizeLinear's output; the pool and the QuantizeLinear go. */
   for (int i = 0; i < nn; i++) {
-    if (!kind[i] || kind[i] == K_GAP || g->nodes[i].outputs[0] < 0) continue;
+    if (!IS_Q8(kind[i]) || g->nodes[i].outputs[0] < 0) continue;
     int gap, q;
     const int dq = gap_head(g, &u, g->nodes[i].outputs[0], &gap, &q);
     if (dq < 0) continue;
@@ -263,11 +335,12 @@ nn_status nn_pass_q8_nhwc(nn_model *m, int *n_changed) {
   }
   if ((st = nn_model_ensure_opset(m, "com.nnopt", 1))) goto done;
   for (int i = 0; i < nn; i++) {
-    if (!kind[i] || kind[i] == K_GAP) continue;
-    /* Inputs first: a planar data input is read through one Transpose per tensor. */
-    const int nd = kind[i] == K_ADD ? 2 : 1;
+    if (!kind[i] || kind[i] == K_GAP || kind[i] == K_FGAP) continue;
+    /* Inputs first: a planar data input is read through one ToNhwc per tensor. */
+    int slots[3];
+    const int nd = data_slots(kind[i], &g->nodes[i], slots);
     for (int d = 0; d < nd; d++) {
-      const int slot = d ? 3 : 0, t = g->nodes[i].inputs[slot];
+      const int slot = slots[d], t = g->nodes[i].inputs[slot];
       if (t < 0 || IN_REGION(t)) continue;
       if (to_nhwc[t] < 0) {
         const int tn = nn_graph_add_tensor(g, "to_nhwc");
@@ -284,11 +357,13 @@ nn_status nn_pass_q8_nhwc(nn_model *m, int *n_changed) {
       goto done;
     if (kind[i] == K_POOL && (st = nn_node_set_op(&g->nodes[i], "MaxPoolNhwc", "com.nnopt")))
       goto done;
+    if (kind[i] == K_FCONV && (st = nn_node_set_op(&g->nodes[i], "ConvNhwc", "com.nnopt")))
+      goto done;
   }
   /* Outputs: the node writes a new channel-last tensor; region consumers read it, and a
    * Transpose back gives the original tensor to everything else. */
   for (int i = 0; i < nn; i++) {
-    if (!kind[i] || kind[i] == K_GAP) continue; /* a head's output is planar already */
+    if (!kind[i] || kind[i] == K_GAP || kind[i] == K_FGAP) continue; /* planar already */
     const int t = g->nodes[i].outputs[0];
     if (t < 0) continue;
     const int tn = nn_graph_add_tensor(g, "nhwc");
@@ -308,6 +383,8 @@ nn_status nn_pass_q8_nhwc(nn_model *m, int *n_changed) {
     if (outside && (st = add_convert(g, 0, tn, t, 0))) goto done;
   }
 #undef IN_REGION
+#undef IN_Q8
+#undef IN_F32
   *n_changed = changed;
   if (kill) { /* sized for the nodes added since */
     unsigned char *k2 = realloc(kill, (size_t)g->n_nodes + 1);
@@ -330,6 +407,7 @@ done:
   free(convs);
   free(odd);
   free(dws);
+  free(flt);
   free(kill);
   free(to_nhwc);
   free(as_nhwc);

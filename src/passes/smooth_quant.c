@@ -122,7 +122,7 @@ static void observe(void *user, int t, const nn_value *v) {
 static nn_status collect(const nn_model *m, nn_dataset *ds, int64_t limit, sq_ctx *c) {
   nn_status st = NN_OK;
   nn_session *s = NULL;
-  NN_TRY(nn_session_create(m, NULL, &s));
+  NN_TRY(nn_session_create_flags(m, NULL, NN_SESSION_AS_WRITTEN, &s));
   nn_session_set_observer(s, observe, c);
   int64_t total;
   NN_TRY(nn_calib_sample_count(ds, limit, &total));

@@ -181,7 +181,7 @@ nn_status nn_calibrate(const nn_model *m, nn_dataset *ds, const nn_calib_config 
     }
   }
   /* No packed copies of the weights: calibration memory stays near the model size. */
-  if ((st = nn_session_create_flags(m, NULL, NN_SESSION_NO_PREPACK, &s))) {
+  if ((st = nn_session_create_flags(m, NULL, NN_SESSION_NO_PREPACK | NN_SESSION_AS_WRITTEN, &s))) {
     free(axes);
     nn_calib_result_free(out);
     return st;

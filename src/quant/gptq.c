@@ -324,7 +324,7 @@ nn_status nn_gptq_collect(const nn_model *m, nn_dataset *ds, const nn_calib_conf
     goto done;
   }
   /* No packed copies of the weights (as calibration): memory stays near the model. */
-  if ((st = nn_session_create_flags(m, NULL, NN_SESSION_NO_PREPACK, &s))) goto done;
+  if ((st = nn_session_create_flags(m, NULL, NN_SESSION_NO_PREPACK | NN_SESSION_AS_WRITTEN, &s))) goto done;
   nn_session_set_observer(s, observe, &ctx);
   int64_t total;
   if ((st = nn_calib_sample_count(ds, cfg ? cfg->limit : 0, &total))) goto done;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "kernels/dispatch.h"
+#include "kernels/f32c_conv.h"
 #include "kernels/q8c_conv.h"
 #include "passes/passes.h"
 #include "runtime/planner.h"
@@ -455,9 +456,46 @@ static int q8_channel_last(void) {
   return nn_q8c_conv_for(nn_kernels_get()) != NULL;
 }
 
+/* Whether float32 convolution chains run channel-last: where the CPU has those kernels
+ * (f32c_conv.h), unless NNOPT_F32_LAYOUT=nchw; NNOPT_F32_LAYOUT=nhwc forces it. */
+static int f32_channel_last(void) {
+  const char *e = getenv("NNOPT_F32_LAYOUT");
+  if (e && !strcmp(e, "nchw")) return 0;
+  if (e && !strcmp(e, "nhwc")) return 1;
+  return nn_f32c_conv_for(nn_kernels_get()) != NULL;
+}
+
+/* A private copy of a float model with its convolution chains channel-last, or NULL
+ * (and NN_OK) when nothing moved. */
+static nn_status nhwc_copy(const nn_model *m, nn_model **out) {
+  *out = NULL;
+  int has_conv = 0;
+  for (int i = 0; i < m->graph->n_nodes && !has_conv; i++)
+    has_conv = !strcmp(m->graph->nodes[i].op_type, "Conv") ||
+               !strcmp(m->graph->nodes[i].op_type, "FusedConv");
+  if (!has_conv || !f32_channel_last()) return NN_OK;
+  int would = 0; /* no private copy (the weights twice) unless something moves */
+  nn_status st = nn_pass_nhwc((nn_model *)m, NN_NHWC_F32 | NN_NHWC_DRY, &would);
+  if (st || !would) return st;
+  void *buf = NULL;
+  size_t len = 0;
+  nn_model *c = NULL;
+  int n = 0;
+  st = nn_model_save_buffer(m, &buf, &len);
+  if (!st) st = nn_model_load_buffer(buf, len, m->dir, m->path, &c);
+  free(buf);
+  if (!st) st = nn_pass_nhwc(c, NN_NHWC_F32, &n);
+  if (st || !n) {
+    nn_model_free(c);
+    return st;
+  }
+  *out = c;
+  return NN_OK;
+}
+
 /* A private copy of a QDQ model with its patterns lowered to integer ops, or NULL
  * (and NN_OK) when the model has nothing to lower. */
-static nn_status lowered_copy(const nn_model *m, nn_model **out) {
+static nn_status lowered_copy(const nn_model *m, int nhwc, nn_model **out) {
   *out = NULL;
   int has_dq = 0;
   for (int i = 0; i < m->graph->n_nodes && !has_dq; i++)
@@ -471,9 +509,9 @@ static nn_status lowered_copy(const nn_model *m, nn_model **out) {
   if (!st) st = nn_model_load_buffer(buf, len, m->dir, m->path, &c);
   free(buf);
   if (!st) st = nn_pass_lower_qdq(c, &n);
-  if (!st && n && q8_channel_last()) {
+  if (!st && n && nhwc && q8_channel_last()) {
     int moved;
-    st = nn_pass_q8_nhwc(c, &moved);
+    st = nn_pass_nhwc(c, NN_NHWC_Q8 | (f32_channel_last() ? NN_NHWC_F32 : 0), &moved);
   }
   if (st || !n) {
     nn_model_free(c);
@@ -498,7 +536,11 @@ nn_status nn_session_create_flags(const nn_model *m, const nn_session_options *o
   nn_status st = NN_OK;
   nn_model *lowered = NULL;
   *out = NULL;
-  if (!(opt && opt->qdq_as_float) && (st = lowered_copy(m, &lowered))) return st;
+  const int nhwc = !(flags & NN_SESSION_AS_WRITTEN);
+  if (!(opt && opt->qdq_as_float) && (st = lowered_copy(m, nhwc, &lowered))) return st;
+  /* qdq_as_float: the graph as written (callers index values by m's own tensors) */
+  if (!lowered && nhwc && !(opt && opt->qdq_as_float) && (st = nhwc_copy(m, &lowered)))
+    return st;
   nn_session *s = session_alloc(lowered ? lowered : m, lowered ? lowered->graph : m->graph);
   if (!s) {
     nn_model_free(lowered);

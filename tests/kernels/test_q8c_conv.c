@@ -77,7 +77,7 @@ static void conv_case(const nn_kernels *k, nn_q8c_conv_fn conv, nn_q8c_dw_fn dwk
     }
   }
   memset(y, 0xA5, npix * s.m);
-  const uint8_t **ind = malloc(8 * taps * sizeof *ind + 8);
+  const void **ind = malloc(8 * taps * sizeof *ind + 8);
   if (!s.dw) {
     int8_t *wp = malloc(nn_q8c_pack_w_size(s.m, taps, s.cp));
     nn_q8c_pack_w(s.m, taps, s.cp, wc, w, wp);

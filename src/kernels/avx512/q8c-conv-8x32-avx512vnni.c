@@ -42,7 +42,7 @@ static inline int32_t quad_tail(const uint8_t *p, __mmask16 m) {
 
 /* A panel of at most 16 channels (16 output channels, or the tail of 144): only the
  * first weight vector, eight accumulation chains, the clamp and narrowing per row. */
-static void tile16(size_t mr, size_t nc, size_t ntaps, size_t kc, const uint8_t *const *ind,
+static void tile16(size_t mr, size_t nc, size_t ntaps, size_t kc, const void *const *ind,
                    size_t step, const int8_t *w, const int32_t *bias, const float *scale,
                    const nn_q8c_params *p, uint8_t *y, size_t ldy) {
   const __m512i c0 = _mm512_loadu_si512(bias);
@@ -53,11 +53,12 @@ static void tile16(size_t mr, size_t nc, size_t ntaps, size_t kc, const uint8_t 
   for (size_t t = 0; t < ntaps; t++, ind += step ? 1 : NN_Q8C_MR) {
     const uint8_t *x0, *x1, *x2, *x3, *x4, *x5, *x6, *x7;
     if (step) {
-      x0 = ind[0], x1 = x0 + step, x2 = x1 + step, x3 = x2 + step, x4 = x3 + step;
+      x0 = (const uint8_t *)ind[0], x1 = x0 + step, x2 = x1 + step, x3 = x2 + step, x4 = x3 + step;
       x5 = x4 + step, x6 = x5 + step, x7 = x6 + step;
     } else {
-      x0 = ind[0], x1 = ind[1], x2 = ind[2], x3 = ind[3], x4 = ind[4], x5 = ind[5];
-      x6 = ind[6], x7 = ind[7];
+      x0 = (const uint8_t *)ind[0], x1 = (const uint8_t *)ind[1], x2 = (const uint8_t *)ind[2];
+      x3 = (const uint8_t *)ind[3], x4 = (const uint8_t *)ind[4], x5 = (const uint8_t *)ind[5];
+      x6 = (const uint8_t *)ind[6], x7 = (const uint8_t *)ind[7];
     }
     for (size_t o = 0; o < 4 * kf; o += 4, w += 128) {
       const __m512i w0 = _mm512_loadu_si512(w);
@@ -96,7 +97,7 @@ static void tile16(size_t mr, size_t nc, size_t ntaps, size_t kc, const uint8_t 
 }
 
 void nn_q8c_conv_8x32__avx512vnni(size_t mr, size_t nc, size_t ntaps, size_t kc,
-                                  const uint8_t *const *ind, size_t step, const int8_t *w,
+                                  const void *const *ind, size_t step, const int8_t *w,
                                   const int32_t *bias, const float *scale,
                                   const nn_q8c_params *p, uint8_t *y, size_t ldy) {
   if (nc <= 16) {
@@ -111,11 +112,12 @@ void nn_q8c_conv_8x32__avx512vnni(size_t mr, size_t nc, size_t ntaps, size_t kc,
   for (size_t t = 0; t < ntaps; t++, ind += step ? 1 : NN_Q8C_MR) {
     const uint8_t *x0, *x1, *x2, *x3, *x4, *x5, *x6, *x7;
     if (step) {
-      x0 = ind[0], x1 = x0 + step, x2 = x1 + step, x3 = x2 + step, x4 = x3 + step;
+      x0 = (const uint8_t *)ind[0], x1 = x0 + step, x2 = x1 + step, x3 = x2 + step, x4 = x3 + step;
       x5 = x4 + step, x6 = x5 + step, x7 = x6 + step;
     } else {
-      x0 = ind[0], x1 = ind[1], x2 = ind[2], x3 = ind[3], x4 = ind[4], x5 = ind[5];
-      x6 = ind[6], x7 = ind[7];
+      x0 = (const uint8_t *)ind[0], x1 = (const uint8_t *)ind[1], x2 = (const uint8_t *)ind[2];
+      x3 = (const uint8_t *)ind[3], x4 = (const uint8_t *)ind[4], x5 = (const uint8_t *)ind[5];
+      x6 = (const uint8_t *)ind[6], x7 = (const uint8_t *)ind[7];
     }
     for (size_t o = 0; o < 4 * kf; o += 4, w += 128) {
       const __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + 64);

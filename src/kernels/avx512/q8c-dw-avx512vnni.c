@@ -28,7 +28,7 @@ static inline __m512i merge4(const __m512i a[4], __m512 s0, __m512 s1, __m512 s2
 /* Groups of four pixels from pixel 0 (input offset off); returns the pixels done. With
  * ntaps a constant the tap loop unrolls and the sixteen accumulators stay in registers. */
 static inline __attribute__((always_inline)) size_t
-dw4(size_t npix, size_t ntaps, const uint8_t *const *ind, size_t step, size_t off, __mmask64 m,
+dw4(size_t npix, size_t ntaps, const void *const *ind, size_t step, size_t off, __mmask64 m,
     const int8_t *wb, __m512i b0, __m512i b1, __m512i b2, __m512i b3, __m512 s0, __m512 s1,
     __m512 s2, __m512 s3, __m512 lo, __m512 hi, __m512i zp, uint8_t *y, size_t ldy) {
   size_t i = 0;
@@ -40,7 +40,7 @@ dw4(size_t npix, size_t ntaps, const uint8_t *const *ind, size_t step, size_t of
       for (size_t t = 0; t < ntaps; t++, wt += 4 * NN_Q8C_DW_CB) {
         const __m512i w0 = _mm512_loadu_si512(wt), w1 = _mm512_loadu_si512(wt + 64),
                       w2 = _mm512_loadu_si512(wt + 128), w3 = _mm512_loadu_si512(wt + 192);
-        const uint8_t *xp = ind[t] + off;
+        const uint8_t *xp = (const uint8_t *)ind[t] + off;
 #define PIX(q)                                                                   \
   do {                                                                           \
     const __m512i x = _mm512_maskz_loadu_epi8(m, xp + (size_t)(q) * step);       \
@@ -84,7 +84,7 @@ static inline __m256i merge4y(const __m256i a[4], const float *scale, __m256 lo,
                          _mm256_or_si256(_mm256_slli_epi32(q[2], 16), _mm256_slli_epi32(q[3], 24)));
 }
 
-static inline __attribute__((always_inline)) void dw_block32(size_t npix, size_t nch, size_t ntaps, const uint8_t *const *ind,
+static inline __attribute__((always_inline)) void dw_block32(size_t npix, size_t nch, size_t ntaps, const void *const *ind,
                        size_t step, size_t off, const int8_t *wb, const int32_t *bias,
                        const float *scale, const nn_q8c_params *p, uint8_t *y, size_t ldy) {
   const __mmask32 m = nch >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << nch) - 1u);
@@ -106,7 +106,7 @@ static inline __attribute__((always_inline)) void dw_block32(size_t npix, size_t
                     w1 = _mm256_loadu_si256((const __m256i *)(wt + 64)),
                     w2 = _mm256_loadu_si256((const __m256i *)(wt + 128)),
                     w3 = _mm256_loadu_si256((const __m256i *)(wt + 192));
-      const uint8_t *xp = ind[t] + off;
+      const uint8_t *xp = (const uint8_t *)ind[t] + off;
 #define PIX(q)                                                             \
   do {                                                                     \
     const __m256i x = _mm256_maskz_loadu_epi8(m, xp + (size_t)(q) * step); \
@@ -136,7 +136,7 @@ static inline __attribute__((always_inline)) void dw_block32(size_t npix, size_t
     __m256i a[4] = {b0, b1, b2, b3};
     const int8_t *wt = wb;
     for (size_t t = 0; t < ntaps; t++, wt += 4 * NN_Q8C_DW_CB) {
-      const __m256i x = _mm256_maskz_loadu_epi8(m, ind[t] + off);
+      const __m256i x = _mm256_maskz_loadu_epi8(m, (const uint8_t *)ind[t] + off);
       for (int j = 0; j < 4; j++)
         a[j] = _mm256_dpbusd_epi32(a[j], x, _mm256_loadu_si256((const __m256i *)(wt + 64 * j)));
     }
@@ -144,7 +144,7 @@ static inline __attribute__((always_inline)) void dw_block32(size_t npix, size_t
   }
 }
 
-void nn_q8c_dw__avx512vnni(size_t npix, size_t c, size_t ntaps, const uint8_t *const *ind,
+void nn_q8c_dw__avx512vnni(size_t npix, size_t c, size_t ntaps, const void *const *ind,
                            size_t step, const int8_t *w, const int32_t *bias, const float *scale,
                            const nn_q8c_params *p, uint8_t *y, size_t ldy) {
   const __m512 lo = _mm512_set1_ps((float)(p->qmin - p->out_zp));
@@ -177,7 +177,7 @@ void nn_q8c_dw__avx512vnni(size_t npix, size_t c, size_t ntaps, const uint8_t *c
       __m512i a[4] = {b0, b1, b2, b3};
       const int8_t *wt = wb;
       for (size_t t = 0; t < ntaps; t++, wt += 4 * NN_Q8C_DW_CB) {
-        const __m512i x = _mm512_maskz_loadu_epi8(m, ind[t] + off);
+        const __m512i x = _mm512_maskz_loadu_epi8(m, (const uint8_t *)ind[t] + off);
         a[0] = _mm512_dpbusd_epi32(a[0], x, _mm512_loadu_si512(wt));
         a[1] = _mm512_dpbusd_epi32(a[1], x, _mm512_loadu_si512(wt + 64));
         a[2] = _mm512_dpbusd_epi32(a[2], x, _mm512_loadu_si512(wt + 128));

@@ -1,0 +1,134 @@
+/*
+ * f32c-conv-avx512.c - channel-last float32 convolution (f32c_conv.h): the dense tile of
+ * 8 output pixels x 32 channels in 16 accumulators, each input float broadcast straight
+ * from the pixel's channel vector through the indirection against a 32-channel weight
+ * row; the depthwise kernel with 16 channels per vector and eight pixels per step (eight
+ * independent FMA chains). Epilogue: + z, then the clamp (min then max with the bounds
+ * first, so a NaN stays NaN as in the scalar twins).
+ */
+#include <immintrin.h>
+
+#include "kernels/f32c_conv.h"
+
+static inline __mmask16 mask16(size_t n) {
+  return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+}
+
+static inline __m512 clamp16(__m512 v, __m512 lo, __m512 hi) {
+  return _mm512_max_ps(lo, _mm512_min_ps(hi, v));
+}
+
+#define FMA2(r, XR)                                            \
+  do {                                                         \
+    const __m512 xb = _mm512_set1_ps(XR);                      \
+    a##r##0 = _mm512_fmadd_ps(xb, w0, a##r##0);                \
+    a##r##1 = _mm512_fmadd_ps(xb, w1, a##r##1);                \
+  } while (0)
+
+#define STORE(r)                                                               \
+  do {                                                                         \
+    if (r < mr) {                                                              \
+      float *yr = y + (r) * ldy;                                               \
+      if (z) {                                                                 \
+        a##r##0 = _mm512_add_ps(a##r##0, _mm512_maskz_loadu_ps(k0, z + (r) * ldy));      \
+        a##r##1 = _mm512_add_ps(a##r##1, _mm512_maskz_loadu_ps(k1, z + (r) * ldy + 16)); \
+      }                                                                        \
+      _mm512_mask_storeu_ps(yr, k0, clamp16(a##r##0, vlo, vhi));               \
+      _mm512_mask_storeu_ps(yr + 16, k1, clamp16(a##r##1, vlo, vhi));         \
+    }                                                                          \
+  } while (0)
+
+void nn_f32c_conv_8x32__avx512(size_t mr, size_t nc, size_t ntaps, size_t kc,
+                               const void *const *ind, size_t step, const float *w,
+                               const float *bias, const float *z, float lo, float hi, float *y,
+                               size_t ldy) {
+  const __m512 c0 = _mm512_loadu_ps(bias), c1 = _mm512_loadu_ps(bias + 16);
+  __m512 a00 = c0, a01 = c1, a10 = c0, a11 = c1, a20 = c0, a21 = c1, a30 = c0, a31 = c1,
+         a40 = c0, a41 = c1, a50 = c0, a51 = c1, a60 = c0, a61 = c1, a70 = c0, a71 = c1;
+  for (size_t t = 0; t < ntaps; t++, ind += step ? 1 : NN_F32C_MR) {
+    const float *x0, *x1, *x2, *x3, *x4, *x5, *x6, *x7;
+    if (step) {
+      x0 = (const float *)ind[0], x1 = x0 + step, x2 = x1 + step, x3 = x2 + step, x4 = x3 + step;
+      x5 = x4 + step, x6 = x5 + step, x7 = x6 + step;
+    } else {
+      x0 = (const float *)ind[0], x1 = (const float *)ind[1], x2 = (const float *)ind[2];
+      x3 = (const float *)ind[3], x4 = (const float *)ind[4], x5 = (const float *)ind[5];
+      x6 = (const float *)ind[6], x7 = (const float *)ind[7];
+    }
+    for (size_t c = 0; c < kc; c++, w += NN_F32C_NR) {
+      const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16);
+      FMA2(0, x0[c]);
+      FMA2(1, x1[c]);
+      FMA2(2, x2[c]);
+      FMA2(3, x3[c]);
+      FMA2(4, x4[c]);
+      FMA2(5, x5[c]);
+      FMA2(6, x6[c]);
+      FMA2(7, x7[c]);
+    }
+  }
+  const __mmask16 k0 = mask16(nc), k1 = nc > 16 ? mask16(nc - 16) : 0;
+  const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+  STORE(0);
+  STORE(1);
+  STORE(2);
+  STORE(3);
+  STORE(4);
+  STORE(5);
+  STORE(6);
+  STORE(7);
+}
+
+/* Eight pixels from pixel i0 of a 16-channel block (mask m) with ntaps constant when
+ * the caller passes a literal (the tap loop unrolls). */
+static inline __attribute__((always_inline)) size_t
+dw8(size_t npix, size_t ntaps, const void *const *ind, size_t step, size_t off, __mmask16 m,
+    const float *wb, size_t cs, __m512 b, const float *z, __m512 vlo, __m512 vhi, float *y,
+    size_t ldy) {
+  size_t i = 0;
+  for (; i + 8 <= npix; i += 8, off += 8 * step) {
+    __m512 p0 = b, p1 = b, p2 = b, p3 = b, p4 = b, p5 = b, p6 = b, p7 = b;
+#pragma GCC unroll 9
+    for (size_t t = 0; t < ntaps; t++) {
+      const __m512 wv = _mm512_maskz_loadu_ps(m, wb + t * cs);
+      const float *xp = (const float *)ind[t] + off;
+      p0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xp), wv, p0);
+      p1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xp + step), wv, p1);
+      p2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xp + 2 * step), wv, p2);
+      p3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xp + 3 * step), wv, p3);
+      p4 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xp + 4 * step), wv, p4);
+      p5 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xp + 5 * step), wv, p5);
+      p6 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xp + 6 * step), wv, p6);
+      p7 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xp + 7 * step), wv, p7);
+    }
+    const __m512 pv[8] = {p0, p1, p2, p3, p4, p5, p6, p7};
+    for (int q = 0; q < 8; q++) {
+      __m512 v = pv[q];
+      if (z) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, z + (i + (size_t)q) * ldy));
+      _mm512_mask_storeu_ps(y + (i + (size_t)q) * ldy, m, clamp16(v, vlo, vhi));
+    }
+  }
+  return i;
+}
+
+void nn_f32c_dw__avx512(size_t npix, size_t c, size_t ntaps, const void *const *ind,
+                        size_t step, const float *w, size_t ws, const float *bias, const float *z,
+                        float lo, float hi, float *y, size_t ldy) {
+  const size_t cs = ws;
+  const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+  for (size_t cb = 0; cb < c; cb += 16) {
+    const __mmask16 m = mask16(c - cb);
+    const __m512 b = _mm512_maskz_loadu_ps(m, bias + cb);
+    const float *zb = z ? z + cb : NULL;
+    size_t i = ntaps == 9 ? dw8(npix, 9, ind, step, cb, m, w + cb, cs, b, zb, vlo, vhi, y + cb, ldy)
+                          : dw8(npix, ntaps, ind, step, cb, m, w + cb, cs, b, zb, vlo, vhi, y + cb, ldy);
+    for (size_t off = cb + i * step; i < npix; i++, off += step) {
+      __m512 a = b;
+      for (size_t t = 0; t < ntaps; t++)
+        a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, (const float *)ind[t] + off),
+                            _mm512_maskz_loadu_ps(m, w + t * cs + cb), a);
+      if (zb) a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(m, zb + i * ldy));
+      _mm512_mask_storeu_ps(y + cb + i * ldy, m, clamp16(a, vlo, vhi));
+    }
+  }
+}
