@@ -38,10 +38,52 @@ static inline __m512 clamp16(__m512 v, __m512 lo, __m512 hi) {
     }                                                                          \
   } while (0)
 
+/* A panel of at most 16 channels: one weight vector, eight chains. */
+static void tile16(size_t mr, size_t nc, size_t ntaps, size_t kc, const void *const *ind,
+                   size_t step, const float *w, const float *bias, const float *z, float lo,
+                   float hi, float *y, size_t ldy) {
+  const __m512 c0 = _mm512_loadu_ps(bias);
+  __m512 a0 = c0, a1 = c0, a2 = c0, a3 = c0, a4 = c0, a5 = c0, a6 = c0, a7 = c0;
+  for (size_t t = 0; t < ntaps; t++, ind += step ? 1 : NN_F32C_MR) {
+    const float *x0, *x1, *x2, *x3, *x4, *x5, *x6, *x7;
+    if (step) {
+      x0 = (const float *)ind[0], x1 = x0 + step, x2 = x1 + step, x3 = x2 + step, x4 = x3 + step;
+      x5 = x4 + step, x6 = x5 + step, x7 = x6 + step;
+    } else {
+      x0 = (const float *)ind[0], x1 = (const float *)ind[1], x2 = (const float *)ind[2];
+      x3 = (const float *)ind[3], x4 = (const float *)ind[4], x5 = (const float *)ind[5];
+      x6 = (const float *)ind[6], x7 = (const float *)ind[7];
+    }
+    for (size_t c = 0; c < kc; c++, w += NN_F32C_NR) {
+      const __m512 w0 = _mm512_loadu_ps(w);
+      a0 = _mm512_fmadd_ps(_mm512_set1_ps(x0[c]), w0, a0);
+      a1 = _mm512_fmadd_ps(_mm512_set1_ps(x1[c]), w0, a1);
+      a2 = _mm512_fmadd_ps(_mm512_set1_ps(x2[c]), w0, a2);
+      a3 = _mm512_fmadd_ps(_mm512_set1_ps(x3[c]), w0, a3);
+      a4 = _mm512_fmadd_ps(_mm512_set1_ps(x4[c]), w0, a4);
+      a5 = _mm512_fmadd_ps(_mm512_set1_ps(x5[c]), w0, a5);
+      a6 = _mm512_fmadd_ps(_mm512_set1_ps(x6[c]), w0, a6);
+      a7 = _mm512_fmadd_ps(_mm512_set1_ps(x7[c]), w0, a7);
+    }
+  }
+  const __mmask16 k0 = mask16(nc);
+  const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+  const __m512 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+  for (size_t r = 0; r < mr; r++) {
+    __m512 v = acc[r];
+    if (z) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k0, z + r * ldy));
+    _mm512_mask_storeu_ps(y + r * ldy, k0, clamp16(v, vlo, vhi));
+  }
+}
+
 void nn_f32c_conv_8x32__avx512(size_t mr, size_t nc, size_t ntaps, size_t kc,
                                const void *const *ind, size_t step, const float *w,
                                const float *bias, const float *z, float lo, float hi, float *y,
                                size_t ldy) {
+  if (nc <= 16) {
+    tile16(mr, nc, ntaps, kc, ind, step, w, bias, z, lo, hi, y, ldy);
+    return;
+  }
   const __m512 c0 = _mm512_loadu_ps(bias), c1 = _mm512_loadu_ps(bias + 16);
   __m512 a00 = c0, a01 = c1, a10 = c0, a11 = c1, a20 = c0, a21 = c1, a30 = c0, a31 = c1,
          a40 = c0, a41 = c1, a50 = c0, a51 = c1, a60 = c0, a61 = c1, a70 = c0, a71 = c1;
@@ -79,34 +121,43 @@ void nn_f32c_conv_8x32__avx512(size_t mr, size_t nc, size_t ntaps, size_t kc,
   STORE(7);
 }
 
-/* Eight pixels from pixel i0 of a 16-channel block (mask m) with ntaps constant when
- * the caller passes a literal (the tap loop unrolls). */
+/* Eight pixels of a 16-channel block (mask m): tap by tap, one weight vector and eight
+ * inputs at a fixed stride (base pointers computed once per tap), eight FMA chains. */
 static inline __attribute__((always_inline)) size_t
 dw8(size_t npix, size_t ntaps, const void *const *ind, size_t step, size_t off, __mmask16 m,
     const float *wb, size_t cs, __m512 b, const float *z, __m512 vlo, __m512 vhi, float *y,
     size_t ldy) {
   size_t i = 0;
+  const size_t s2 = 2 * step, s4 = 4 * step;
   for (; i + 8 <= npix; i += 8, off += 8 * step) {
     __m512 p0 = b, p1 = b, p2 = b, p3 = b, p4 = b, p5 = b, p6 = b, p7 = b;
-#pragma GCC unroll 9
     for (size_t t = 0; t < ntaps; t++) {
       const __m512 wv = _mm512_maskz_loadu_ps(m, wb + t * cs);
-      const float *xp = (const float *)ind[t] + off;
-      p0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xp), wv, p0);
-      p1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xp + step), wv, p1);
-      p2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xp + 2 * step), wv, p2);
-      p3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xp + 3 * step), wv, p3);
-      p4 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xp + 4 * step), wv, p4);
-      p5 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xp + 5 * step), wv, p5);
-      p6 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xp + 6 * step), wv, p6);
-      p7 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xp + 7 * step), wv, p7);
+      const float *x0 = (const float *)ind[t] + off, *x4 = x0 + s4;
+      p0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x0), wv, p0);
+      p1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x0 + step), wv, p1);
+      p2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x0 + s2), wv, p2);
+      p3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x0 + s2 + step), wv, p3);
+      p4 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x4), wv, p4);
+      p5 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x4 + step), wv, p5);
+      p6 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x4 + s2), wv, p6);
+      p7 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x4 + s2 + step), wv, p7);
     }
-    const __m512 pv[8] = {p0, p1, p2, p3, p4, p5, p6, p7};
-    for (int q = 0; q < 8; q++) {
-      __m512 v = pv[q];
-      if (z) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, z + (i + (size_t)q) * ldy));
-      _mm512_mask_storeu_ps(y + (i + (size_t)q) * ldy, m, clamp16(v, vlo, vhi));
-    }
+#define OUT8(q)                                                                       \
+  do {                                                                                \
+    __m512 v = p##q;                                                                  \
+    if (z) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, z + (i + (q)) * ldy));       \
+    _mm512_mask_storeu_ps(y + (i + (q)) * ldy, m, clamp16(v, vlo, vhi));              \
+  } while (0)
+    OUT8(0);
+    OUT8(1);
+    OUT8(2);
+    OUT8(3);
+    OUT8(4);
+    OUT8(5);
+    OUT8(6);
+    OUT8(7);
+#undef OUT8
   }
   return i;
 }
@@ -120,8 +171,25 @@ void nn_f32c_dw__avx512(size_t npix, size_t c, size_t ntaps, const void *const *
     const __mmask16 m = mask16(c - cb);
     const __m512 b = _mm512_maskz_loadu_ps(m, bias + cb);
     const float *zb = z ? z + cb : NULL;
-    size_t i = ntaps == 9 ? dw8(npix, 9, ind, step, cb, m, w + cb, cs, b, zb, vlo, vhi, y + cb, ldy)
-                          : dw8(npix, ntaps, ind, step, cb, m, w + cb, cs, b, zb, vlo, vhi, y + cb, ldy);
+    size_t i = dw8(npix, ntaps, ind, step, cb, m, w + cb, cs, b, zb, vlo, vhi, y + cb, ldy);
+    if (i + 4 <= npix) { /* four chains for the rest, then one by one */
+      const size_t off = cb + i * step;
+      __m512 p0 = b, p1 = b, p2 = b, p3 = b;
+      for (size_t t = 0; t < ntaps; t++) {
+        const __m512 wv = _mm512_maskz_loadu_ps(m, w + t * cs + cb);
+        const float *x0 = (const float *)ind[t] + off;
+        p0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x0), wv, p0);
+        p1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x0 + step), wv, p1);
+        p2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x0 + 2 * step), wv, p2);
+        p3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x0 + 3 * step), wv, p3);
+      }
+      const __m512 pv[4] = {p0, p1, p2, p3};
+      for (size_t q = 0; q < 4; q++, i++) {
+        __m512 v = pv[q];
+        if (zb) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, zb + i * ldy));
+        _mm512_mask_storeu_ps(y + cb + i * ldy, m, clamp16(v, vlo, vhi));
+      }
+    }
     for (size_t off = cb + i * step; i < npix; i++, off += step) {
       __m512 a = b;
       for (size_t t = 0; t < ntaps; t++)
