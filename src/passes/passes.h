@@ -42,7 +42,7 @@ nn_status nn_pass_fuse_transformer(nn_model *m, int *n_fused);
 nn_status nn_pass_lower_qdq(nn_model *m, int *n_lowered);
 
 /* Chains of convolutions become channel-last com.nnopt ops, with layout changes at the
- * chain's edges (q8_nhwc.c): what = NN_NHWC_Q8 (lowered QLinearConv chains, with the
+ * chain's edges (nhwc.c): what = NN_NHWC_Q8 (lowered QLinearConv chains, with the
  * MaxPool, QLinearAdd, Max and classifier head on their outputs) and / or NN_NHWC_F32
  * (float32 Conv / FusedConv chains with Add, Relu, Clip and GlobalAveragePool).
  * *n_changed: nodes moved to channel-last. With NN_NHWC_DRY the graph is left as it is

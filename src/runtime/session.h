@@ -36,7 +36,7 @@ const nn_graph *nn_session_graph(const struct nn_session *s);
  * call instead), so a session adds no second copy of the weights to memory; used by
  * calibration (quant/calibrate.c). Results are the same, only slower per call. */
 #define NN_SESSION_NO_PREPACK 1u
-/* NN_SESSION_AS_WRITTEN: no channel-last rewrite (src/passes/q8_nhwc.c), so every tensor
+/* NN_SESSION_AS_WRITTEN: no channel-last rewrite (src/passes/nhwc.c), so every tensor
  * of the graph keeps its index, layout and values for observers (calibration, analysis,
  * SmoothQuant); QDQ models are still lowered. */
 #define NN_SESSION_AS_WRITTEN 2u

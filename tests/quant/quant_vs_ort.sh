@@ -38,7 +38,7 @@ rm -rf "$work/ort"
 node "$src/bench/ort_run.mjs" "$work/q.onnx" "${in[@]}" --output-dir "$work/ort"
 "$nnopt" run "$work/q.onnx" "${in[@]}" --compare "$work/ort" --rtol 0 --atol "$atol"
 if [ "$kind" = static ]; then
-  # The channel-last integer path (src/passes/q8_nhwc.c; its scalar kernels where the CPU
+  # The channel-last integer path (src/passes/nhwc.c; its scalar kernels where the CPU
   # lacks the fast ones) gives the planar path's outputs bit for bit.
   rm -rf "$work/nchw"
   NNOPT_Q8_LAYOUT=nchw "$nnopt" run "$work/q.onnx" "${in[@]}" --output-dir "$work/nchw" >/dev/null

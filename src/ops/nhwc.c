@@ -1,15 +1,19 @@
 /*
- * qlinear_nhwc.c - 8-bit ops on channel-last (NHWC) tensors, which only the runtime's
- * own pass (src/passes/q8_nhwc.c) creates, in domain "com.nnopt":
+ * nhwc.c - ops on channel-last (NHWC) tensors, which only the runtime's own layout pass
+ * (src/passes/nhwc.c) creates, in domain "com.nnopt":
  *   QLinearConvNhwc: QLinearConv's inputs and attributes (2-D, group 1 or depthwise),
  *     x [N, H, W, C] uint8, constant int8 weights [M, C / group, kh, kw] with zero
  *     points 0, y [N, OH, OW, M] uint8; the kernels of src/kernels/q8c_conv.h.
+ *   ConvNhwc: Conv / com.microsoft FusedConv of float32 NHWC tensors (residual Z,
+ *     Relu / Clip), the kernels of src/kernels/f32c_conv.h.
  *   MaxPoolNhwc: MaxPool (2-D, no indices, no ceil_mode) of uint8 [N, H, W, C].
  *   QGlobalAvgPoolNhwc: DequantizeLinear -> GlobalAveragePool -> QuantizeLinear of such a
- *     tensor as one integer pass (a classifier head).
- *   ToNhwc / FromNhwc: the layout changes at the edges of a channel-last chain.
- * Results equal QLinearConv / MaxPool on the NCHW tensors exactly (same integer sums,
- * same requantization), which tests/unit/test_q8_nhwc.c and the model tests check.
+ *     tensor as one integer pass (a classifier head); GlobalAvgPoolNhwc the float one.
+ *   ToNhwc / FromNhwc: the layout changes at the edges of a channel-last chain (8-bit
+ *     or float32; ToNhwc may quantize a float image on the way).
+ * The 8-bit results equal QLinearConv / MaxPool on the NCHW tensors exactly (same integer
+ * sums, same requantization), which the quant tests check on whole models; the float
+ * ones agree within rounding (the peer tests against ONNX Runtime).
  */
 #include <math.h>
 #include <stdlib.h>

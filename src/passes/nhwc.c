@@ -1,9 +1,10 @@
 /*
- * q8_nhwc.c - run chains of 8-bit convolutions channel-last (NHWC), as ONNX Runtime's
- * NHWC transformer does for QLinearConv: the planar layout costs the integer kernels a
- * packed copy of every activation panel (1x1 convolutions), stride-phase copies and
- * padded grids (3x3), and transposes around the depthwise kernels; channel-last
- * convolutions read the activations in place (src/kernels/q8c_conv.h).
+ * nhwc.c - run chains of convolutions channel-last (NHWC), as ONNX Runtime's NHWC
+ * transformer does for QLinearConv (and its blocked layout for float): the planar layout
+ * costs the kernels a packed copy of every activation panel (1x1 convolutions),
+ * stride-phase copies and padded grids (3x3), and transposes around the depthwise
+ * kernels; channel-last convolutions read the activations in place
+ * (src/kernels/q8c_conv.h, f32c_conv.h).
  *
  * On a graph already lowered by nn_pass_lower_qdq:
  *   QLinearConv (2-D, uint8 activations, constant int8 weights with zero points 0,
@@ -17,7 +18,9 @@
  * A tensor entering such a node from outside gets one com.nnopt ToNhwc (the stem's 3
  * channels padded to 4); a tensor leaving for any other consumer (or a graph output)
  * one FromNhwc back, under its original name. Which connected groups convert: see the
- * comment in nn_pass_q8_nhwc.
+ * comment in nn_pass_nhwc. Float32 chains (NN_NHWC_F32): Conv / FusedConv -> com.nnopt
+ * ConvNhwc, with the Add, Relu and Clip between them, and a GlobalAveragePool of their
+ * output -> GlobalAvgPoolNhwc.
  */
 #include <stdlib.h>
 #include <string.h>
