@@ -297,7 +297,9 @@ nn_status nn_pass_nhwc(nn_model *m, unsigned what, int *n_changed) {
   int changed = 0;
   for (int i = 0; i < nn; i++) {
     const int r = find(parent, i);
-    if (kind[i] && (convs[r] < 3 || (odd[r] && !dws[r]) || (flt[r] && !dws[r]))) kind[i] = K_NONE;
+    const int keep = (what & NN_NHWC_ALL) ? convs[r] > 0
+                                          : !(convs[r] < 3 || (odd[r] && !dws[r]) || (flt[r] && !dws[r]));
+    if (kind[i] && !keep) kind[i] = K_NONE;
     changed += kind[i] != K_NONE;
   }
   if (!changed || (what & NN_NHWC_DRY)) {

@@ -50,6 +50,7 @@ nn_status nn_pass_lower_qdq(nn_model *m, int *n_lowered);
 #define NN_NHWC_Q8 1u
 #define NN_NHWC_F32 2u
 #define NN_NHWC_DRY 4u /* only count the convolution-chain nodes that would move */
+#define NN_NHWC_ALL 8u /* every chain, whatever its size and channels (NNOPT_*_LAYOUT=nhwc) */
 nn_status nn_pass_nhwc(nn_model *m, unsigned what, int *n_changed);
 
 /* Cross-layer equalization (data-free): rescale Conv -> [Relu] -> Conv channel pairs so

@@ -446,9 +446,15 @@ static void set_input_shape(nn_session *s, int k, nn_dtype dt, int ndim, const i
   s->planned_dtype[k] = dt;
 }
 
+/* NN_NHWC_ALL when the variable forces channel-last (every chain, for tests). */
+static unsigned layout_forced(const char *var) {
+  const char *e = getenv(var);
+  return e && !strcmp(e, "nhwc") ? NN_NHWC_ALL : 0;
+}
+
 /* Whether 8-bit convolution chains run channel-last: where the CPU has those kernels
- * (q8c_conv.h), unless NNOPT_Q8_LAYOUT=nchw; NNOPT_Q8_LAYOUT=nhwc forces it (their
- * scalar twins then run: for tests). */
+ * (q8c_conv.h), unless NNOPT_Q8_LAYOUT=nchw; NNOPT_Q8_LAYOUT=nhwc forces it for every
+ * chain (with the scalar twins where the CPU lacks the kernels: for tests). */
 static int q8_channel_last(void) {
   const char *e = getenv("NNOPT_Q8_LAYOUT");
   if (e && !strcmp(e, "nchw")) return 0;
@@ -457,7 +463,8 @@ static int q8_channel_last(void) {
 }
 
 /* Whether float32 convolution chains run channel-last: where the CPU has those kernels
- * (f32c_conv.h), unless NNOPT_F32_LAYOUT=nchw; NNOPT_F32_LAYOUT=nhwc forces it. */
+ * (f32c_conv.h), unless NNOPT_F32_LAYOUT=nchw; NNOPT_F32_LAYOUT=nhwc forces it for every
+ * chain. */
 static int f32_channel_last(void) {
   const char *e = getenv("NNOPT_F32_LAYOUT");
   if (e && !strcmp(e, "nchw")) return 0;
@@ -475,7 +482,7 @@ static nn_status nhwc_copy(const nn_model *m, nn_model **out) {
                !strcmp(m->graph->nodes[i].op_type, "FusedConv");
   if (!has_conv || !f32_channel_last()) return NN_OK;
   int would = 0; /* no private copy (the weights twice) unless something moves */
-  nn_status st = nn_pass_nhwc((nn_model *)m, NN_NHWC_F32 | NN_NHWC_DRY, &would);
+  nn_status st = nn_pass_nhwc((nn_model *)m, NN_NHWC_F32 | NN_NHWC_DRY | layout_forced("NNOPT_F32_LAYOUT"), &would);
   if (st || !would) return st;
   void *buf = NULL;
   size_t len = 0;
@@ -484,7 +491,7 @@ static nn_status nhwc_copy(const nn_model *m, nn_model **out) {
   st = nn_model_save_buffer(m, &buf, &len);
   if (!st) st = nn_model_load_buffer(buf, len, m->dir, m->path, &c);
   free(buf);
-  if (!st) st = nn_pass_nhwc(c, NN_NHWC_F32, &n);
+  if (!st) st = nn_pass_nhwc(c, NN_NHWC_F32 | layout_forced("NNOPT_F32_LAYOUT"), &n);
   if (st || !n) {
     nn_model_free(c);
     return st;
@@ -511,7 +518,8 @@ static nn_status lowered_copy(const nn_model *m, int nhwc, nn_model **out) {
   if (!st) st = nn_pass_lower_qdq(c, &n);
   if (!st && n && nhwc && q8_channel_last()) {
     int moved;
-    st = nn_pass_nhwc(c, NN_NHWC_Q8 | (f32_channel_last() ? NN_NHWC_F32 : 0), &moved);
+    st = nn_pass_nhwc(c, NN_NHWC_Q8 | (f32_channel_last() ? NN_NHWC_F32 : 0) |
+                             layout_forced("NNOPT_Q8_LAYOUT"), &moved);
   }
   if (st || !n) {
     nn_model_free(c);
