@@ -168,6 +168,28 @@ static nn_status q8c_infer(nn_op_ctx *ctx) {
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
+/* What prepare derives from the geometry for the run (both element types, the same
+ * tiles: NN_Q8C_MR == NN_F32C_MR): the pointwise case, the output columns whose windows
+ * lie inside the input's columns, and per-thread workspaces for one task's indirection. */
+static void q8c_plan_tasks(nn_op_ctx *ctx, q8c_state *s) {
+  const nhwc_geom g = s->g;
+  const size_t taps = (size_t)(g.kh * g.kw);
+  s->pointwise = g.kh == 1 && g.kw == 1 && g.sy == 1 && g.sx == 1 && !g.pt && !g.pl && g.oh == g.h &&
+                 g.ow == g.w;
+  s->ox_lo = (g.pl + g.sx - 1) / g.sx;
+  const int64_t last = g.w - 1 - (g.kw - 1) * g.dx + g.pl; /* ox * sx <= last */
+  s->ox_hi = last < 0 ? 0 : last / g.sx + 1;
+  if (s->ox_hi > g.ow) s->ox_hi = g.ow;
+  if (s->ox_lo > s->ox_hi) s->ox_lo = s->ox_hi;
+  s->threads = (size_t)nn_threadpool_size(nn_session_threadpool(ctx->session));
+  if (!s->threads) s->threads = 1;
+  const size_t ptrs = s->dw ? taps : Q8C_TILE_CHUNK * NN_Q8C_MR * taps;
+  s->ws_stride = align64(ptrs * sizeof(void *));
+  ctx->scratch_size = s->threads * s->ws_stride;
+}
+
+_Static_assert(NN_Q8C_MR == NN_F32C_MR && NN_Q8C_NR == NN_F32C_NR, "one tiling for both types");
+
 static nn_status q8c_prepare(nn_op_ctx *ctx) {
   nhwc_geom g;
   Q8C_TRY(q8c_check(ctx, &g));
@@ -222,14 +244,6 @@ static nn_status q8c_prepare(nn_op_ctx *ctx) {
     return nn_errorf(NN_ERR_NOMEM, "out of memory");
   }
   memset(s->zbuf, xz, zbytes);
-  s->pointwise = g.kh == 1 && g.kw == 1 && g.sy == 1 && g.sx == 1 && !g.pt && !g.pl && g.oh == g.h &&
-                 g.ow == g.w;
-  /* first / past-last output column whose window is inside the input */
-  s->ox_lo = (g.pl + g.sx - 1) / g.sx;
-  const int64_t last = g.w - 1 - (g.kw - 1) * g.dx + g.pl; /* ox * sx <= last */
-  s->ox_hi = last < 0 ? 0 : last / g.sx + 1;
-  if (s->ox_hi > g.ow) s->ox_hi = g.ow;
-  if (s->ox_lo > s->ox_hi) s->ox_lo = s->ox_hi;
   for (size_t j = 0; j < m; j++) {
     int32_t sum = 0;
     for (size_t i = 0; i < taps * wc; i++) sum += wd[j * taps * wc + i];
@@ -275,12 +289,7 @@ static nn_status q8c_prepare(nn_op_ctx *ctx) {
   s->p.out_zp = *(const uint8_t *)nn_in(ctx, 7)->data;
   s->p.qmin = 0;
   s->p.qmax = 255;
-  s->threads = (size_t)nn_threadpool_size(nn_session_threadpool(ctx->session));
-  if (!s->threads) s->threads = 1;
-  /* per thread: the indirection of one task */
-  const size_t ptrs = s->dw ? taps : Q8C_TILE_CHUNK * NN_Q8C_MR * taps;
-  s->ws_stride = align64(ptrs * sizeof(void *));
-  ctx->scratch_size = s->threads * s->ws_stride;
+  q8c_plan_tasks(ctx, s);
   return NN_OK;
 }
 
@@ -576,18 +585,7 @@ static nn_status fc_prepare(nn_op_ctx *ctx) {
     s->panel_bytes = taps * kc * NN_F32C_NR; /* floats per panel */
   }
   if (b) memcpy(s->fbias, b->data, m * sizeof(float));
-  s->pointwise = g.kh == 1 && g.kw == 1 && g.sy == 1 && g.sx == 1 && !g.pt && !g.pl && g.oh == g.h &&
-                 g.ow == g.w;
-  s->ox_lo = (g.pl + g.sx - 1) / g.sx;
-  const int64_t last = g.w - 1 - (g.kw - 1) * g.dx + g.pl;
-  s->ox_hi = last < 0 ? 0 : last / g.sx + 1;
-  if (s->ox_hi > g.ow) s->ox_hi = g.ow;
-  if (s->ox_lo > s->ox_hi) s->ox_lo = s->ox_hi;
-  s->threads = (size_t)nn_threadpool_size(nn_session_threadpool(ctx->session));
-  if (!s->threads) s->threads = 1;
-  const size_t ptrs = s->dw ? taps : Q8C_TILE_CHUNK * NN_F32C_MR * taps;
-  s->ws_stride = align64(ptrs * sizeof(void *));
-  ctx->scratch_size = s->threads * s->ws_stride;
+  q8c_plan_tasks(ctx, s);
   return NN_OK;
 }
 
