@@ -89,6 +89,10 @@ static nn_status geom_make(nn_op_ctx *ctx, const nn_value *x, const int64_t *k, 
 
 /* ============================================================ QLinearConvNhwc */
 
+/* A value fixed before running (an initializer or folded): packed once at prepare. A
+ * graph input's buffer exists at prepare too, but holds nothing yet. */
+static int known_const(const nn_value *v) { return v && v->data && (v->flags & NN_V_CONST); }
+
 typedef struct q8c_state {
   nhwc_geom g;
   int dw;
@@ -195,8 +199,9 @@ static nn_status q8c_prepare(nn_op_ctx *ctx) {
   Q8C_TRY(q8c_check(ctx, &g));
   const nn_value *w = nn_in(ctx, 3), *xs = nn_in(ctx, 1), *ws = nn_in(ctx, 4),
                  *wz = nn_in(ctx, 5), *ys = nn_in(ctx, 6), *b = nn_in(ctx, 8);
-  if (!w->data || !xs || !xs->data || !ws || !ws->data || !ys || !ys->data ||
-      !nn_in(ctx, 2)->data || !nn_in(ctx, 7)->data || (b && !b->data) || (wz && !wz->data))
+  if (!known_const(w) || !known_const(xs) || !known_const(ws) || !known_const(ys) ||
+      !known_const(nn_in(ctx, 2)) || !known_const(nn_in(ctx, 7)) || (b && !known_const(b)) ||
+      (wz && !known_const(wz)))
     return nn_op_error(ctx, NN_ERR_INVALID, "weights, scales, zero points and bias must be constant");
   const size_t m = (size_t)g.m, taps = (size_t)(g.kh * g.kw), kc = (size_t)(g.group > 1 ? 1 : g.c);
   const size_t wc = (size_t)w->dims[1]; /* kc, or fewer: padded input channels */
@@ -552,7 +557,7 @@ static nn_status fc_prepare(nn_op_ctx *ctx) {
   float lo, hi;
   Q8C_TRY(fc_check(ctx, &g, &lo, &hi));
   const nn_value *w = nn_in(ctx, 1), *b = ctx->n_in > 2 ? nn_in(ctx, 2) : NULL;
-  if (!w->data || (b && !b->data))
+  if (!known_const(w) || (b && !known_const(b)))
     return nn_op_error(ctx, NN_ERR_INVALID, "weights and bias must be constant");
   q8c_state *s = calloc(1, sizeof *s);
   if (!s) return nn_errorf(NN_ERR_NOMEM, "out of memory");
