@@ -137,6 +137,27 @@ static void q8c_release(void *s) {
   free(st);
 }
 
+/* Geometry of a channel-last convolution of x by the weight w (input 'wn'): group 1 or
+ * depthwise, at most Q8C_MAX_TAPS taps; with padded_ok, a group-1 x may carry the
+ * weight's c % 4 != 0 channels padded to a multiple of 4 (ToNhwc's channels). */
+static nn_status conv_geom(nn_op_ctx *ctx, const nn_value *x, const nn_value *w, const char *wn,
+                           int padded_ok, nhwc_geom *g) {
+  Q8C_TRY(geom_make(ctx, x, w->dims + 2, w->dims[0], g));
+  g->group = nn_attr_int(ctx->node, "group", 1);
+  const int64_t wc = w->dims[1];
+  const int padded = padded_ok && wc % 4 && g->c == (wc + 3) / 4 * 4;
+  if (g->group > 1 ? (g->group != g->c || g->m != g->c || wc != 1)
+                   : (g->group != 1 || !(wc == g->c || padded)))
+    return nn_op_error(ctx, NN_ERR_INVALID,
+                       "input '%s' [%lld, %lld, ...] does not match %lld channels and group %lld",
+                       wn, (long long)w->dims[0], (long long)wc, (long long)g->c,
+                       (long long)g->group);
+  if (g->kh * g->kw > Q8C_MAX_TAPS)
+    return nn_op_error(ctx, NN_ERR_INVALID, "kernel of %lld taps is over %d",
+                       (long long)(g->kh * g->kw), Q8C_MAX_TAPS);
+  return NN_OK;
+}
+
 static nn_status q8c_check(nn_op_ctx *ctx, nhwc_geom *g) {
   Q8C_TRY(nn_op_need_io(ctx, 8));
   const nn_value *x = nn_in(ctx, 0), *w = nn_in(ctx, 3);
@@ -146,21 +167,7 @@ static nn_status q8c_check(nn_op_ctx *ctx, nhwc_geom *g) {
   if (!xz || xz->dtype != NN_UINT8 || nn_value_numel(xz) != 1 || !yz || yz->dtype != NN_UINT8 ||
       nn_value_numel(yz) != 1)
     return nn_op_error(ctx, NN_ERR_INVALID, "expects scalar uint8 zero points for 'x' and 'y'");
-  Q8C_TRY(geom_make(ctx, x, w->dims + 2, w->dims[0], g));
-  g->group = nn_attr_int(ctx->node, "group", 1);
-  const int dw = g->group > 1;
-  /* group 1 takes inputs padded to a multiple of 4 channels (ToNhwc's channels) */
-  const int64_t wc = w->dims[1];
-  if (dw ? (g->group != g->c || g->m != g->c || wc != 1)
-         : (g->group != 1 || !(wc == g->c || (wc % 4 && g->c == (wc + 3) / 4 * 4))))
-    return nn_op_error(ctx, NN_ERR_INVALID,
-                       "input 'w' [%lld, %lld, ...] does not match %lld channels and group %lld",
-                       (long long)w->dims[0], (long long)w->dims[1], (long long)g->c,
-                       (long long)g->group);
-  if (g->kh * g->kw > Q8C_MAX_TAPS)
-    return nn_op_error(ctx, NN_ERR_INVALID, "kernel of %lld taps is over %d",
-                       (long long)(g->kh * g->kw), Q8C_MAX_TAPS);
-  return NN_OK;
+  return conv_geom(ctx, x, w, "w", 1, g);
 }
 
 static nn_status q8c_infer(nn_op_ctx *ctx) {
@@ -513,17 +520,7 @@ static nn_status fc_check(nn_op_ctx *ctx, nhwc_geom *g, float *lo, float *hi) {
   const nn_value *x = nn_in(ctx, 0), *w = nn_in(ctx, 1);
   if (x->dtype != NN_FLOAT || w->dtype != NN_FLOAT || w->ndim != 4)
     return nn_op_error(ctx, NN_ERR_INVALID, "expects float32 'X' and a 4-D float32 'W'");
-  Q8C_TRY(geom_make(ctx, x, w->dims + 2, w->dims[0], g));
-  g->group = nn_attr_int(ctx->node, "group", 1);
-  const int dw = g->group > 1;
-  if (dw ? (g->group != g->c || g->m != g->c || w->dims[1] != 1) : (g->group != 1 || w->dims[1] != g->c))
-    return nn_op_error(ctx, NN_ERR_INVALID,
-                       "input 'W' [%lld, %lld, ...] does not match %lld channels and group %lld",
-                       (long long)w->dims[0], (long long)w->dims[1], (long long)g->c,
-                       (long long)g->group);
-  if (g->kh * g->kw > Q8C_MAX_TAPS)
-    return nn_op_error(ctx, NN_ERR_INVALID, "kernel of %lld taps is over %d",
-                       (long long)(g->kh * g->kw), Q8C_MAX_TAPS);
+  Q8C_TRY(conv_geom(ctx, x, w, "W", 0, g));
   const nn_value *b = ctx->n_in > 2 ? nn_in(ctx, 2) : NULL;
   if (b && (b->dtype != NN_FLOAT || nn_value_numel(b) != g->m))
     return nn_op_error(ctx, NN_ERR_INVALID, "input 'B' must be float32 [%lld]", (long long)g->m);
@@ -606,8 +603,8 @@ NN_OP(ConvNhwc) = {.op_type = "ConvNhwc",
 static nn_status mp_check(nn_op_ctx *ctx, nhwc_geom *g) {
   Q8C_TRY(nn_op_need_io(ctx, 1));
   const nn_value *x = nn_in(ctx, 0);
-  if (x->dtype != NN_UINT8 && x->dtype != NN_INT8)
-    return nn_op_error(ctx, NN_ERR_INVALID, "expects an 8-bit input 'x'");
+  if (x->dtype != NN_UINT8) /* the pass feeds it uint8 chains only */
+    return nn_op_error(ctx, NN_ERR_INVALID, "expects a uint8 input 'x'");
   const int64_t *ks;
   if (nn_attr_ints(ctx->node, "kernel_shape", &ks) != 2)
     return nn_op_error(ctx, NN_ERR_INVALID, "attribute 'kernel_shape' must have 2 values");
@@ -629,10 +626,9 @@ typedef struct mp_run {
   nhwc_geom g;
   const uint8_t *x;
   uint8_t *y;
-  uint8_t flip; /* 0x80 for int8: compare as unsigned after the flip */
 } mp_run;
 
-/* y[i] = max(y[i], p[i]) over c bytes, as unsigned (callers flip int8 codes): 16 bytes
+/* y[i] = max(y[i], p[i]) over c bytes (unsigned): 16 bytes
  * at a time with SSE2 / NEON (both baseline on their architectures). */
 static void max_bytes(uint8_t *y, const uint8_t *p, size_t c) {
   size_t i = 0;
@@ -646,13 +642,9 @@ static void max_bytes(uint8_t *y, const uint8_t *p, size_t c) {
   for (; i < c; i++) y[i] = p[i] > y[i] ? p[i] : y[i];
 }
 
-static void xor_bytes(uint8_t *y, size_t c, uint8_t m) {
-  for (size_t i = 0; i < c; i++) y[i] ^= m;
-}
-
 /* One output row (image n, row oy): max over the window taps inside the input
  * (padding never wins; a window of padding only, which valid pads exclude, gives the
- * lowest code). int8 codes are flipped to compare as unsigned, then flipped back. */
+ * lowest code). */
 static void mp_row(void *ctx, size_t thread, size_t row) {
   const mp_run *r = ctx;
   const nhwc_geom *g = &r->g;
@@ -669,22 +661,14 @@ static void mp_row(void *ctx, size_t thread, size_t row) {
         const int64_t ix = ox * g->sx - g->pl + kx * g->dx;
         if (ix < 0 || ix >= g->w) continue;
         const uint8_t *p = xn + (size_t)(iy * g->w + ix) * c;
-        if (first) {
+        if (first)
           memcpy(y, p, c);
-          if (r->flip) xor_bytes(y, c, r->flip);
-          first = 0;
-        } else if (!r->flip) {
+        else
           max_bytes(y, p, c);
-        } else {
-          for (size_t i = 0; i < c; i++) {
-            const uint8_t v = p[i] ^ r->flip;
-            y[i] = v > y[i] ? v : y[i];
-          }
-        }
+        first = 0;
       }
     }
     if (first) memset(y, 0, c);
-    if (r->flip) xor_bytes(y, c, r->flip);
   }
   (void)thread;
 }
@@ -694,7 +678,6 @@ static nn_status mp_run_op(nn_op_ctx *ctx) {
   Q8C_TRY(mp_check(ctx, &r.g));
   r.x = nn_in(ctx, 0)->data;
   r.y = nn_out(ctx, 0)->data;
-  r.flip = nn_in(ctx, 0)->dtype == NN_INT8 ? 0x80 : 0;
   const size_t rows = (size_t)(r.g.n * r.g.oh);
   nn_threadpool *pool = nn_session_threadpool(ctx->session);
   nn_threadpool_parallelize(rows > 1 ? pool : NULL, mp_row, &r, rows);

@@ -231,13 +231,13 @@ nn_status nn_pass_nhwc(nn_model *m, unsigned what, int *n_changed) {
   int *odd = calloc((size_t)nn, sizeof *odd), *dws = calloc((size_t)nn, sizeof *dws);
   int *flt = calloc((size_t)nn, sizeof *flt);
   unsigned char *kill = NULL; /* heads' pools and QuantizeLinears */
-  int *to_nhwc = malloc((size_t)nt * sizeof *to_nhwc), *as_nhwc = malloc((size_t)nt * sizeof *as_nhwc);
-  if (!st && (!kind || !order || !parent || !convs || !odd || !dws || !flt || !to_nhwc || !as_nhwc))
+  int *to_nhwc = malloc((size_t)nt * sizeof *to_nhwc);
+  if (!st && (!kind || !order || !parent || !convs || !odd || !dws || !flt || !to_nhwc))
     st = nn_errorf(NN_ERR_NOMEM, "out of memory");
   if (!st) st = nn_graph_topo_order(g, order);
   if (st) goto done;
   for (int i = 0; i < nn; i++) parent[i] = i;
-  for (int t = 0; t < nt; t++) to_nhwc[t] = as_nhwc[t] = -1;
+  for (int t = 0; t < nt; t++) to_nhwc[t] = -1;
   /* Tentative kinds in topological order: a node joins when its data inputs allow. */
 /* t is written channel-last by a region node (the pools of heads write planar) */
 #define IN_REGION(t)                                  \
@@ -374,7 +374,6 @@ nn_status nn_pass_nhwc(nn_model *m, unsigned what, int *n_changed) {
     const int tn = nn_graph_add_tensor(g, "nhwc");
     if (tn < 0) goto oom;
     g->nodes[i].outputs[0] = tn;
-    as_nhwc[t] = tn;
     int outside = (g->tensors[t].flags & NN_T_OUTPUT) != 0;
     for (int c = u.off[t]; c < u.off[t + 1]; c++) {
       nn_node *cn = &g->nodes[u.cons[c]];
@@ -415,6 +414,5 @@ done:
   free(flt);
   free(kill);
   free(to_nhwc);
-  free(as_nhwc);
   return st;
 }

@@ -446,6 +446,17 @@ static void set_input_shape(nn_session *s, int k, nn_dtype dt, int ndim, const i
   s->planned_dtype[k] = dt;
 }
 
+/* A deep copy of m for the session to rewrite (through the serialized form). */
+static nn_status private_copy(const nn_model *m, nn_model **out) {
+  void *buf = NULL;
+  size_t len = 0;
+  *out = NULL;
+  nn_status st = nn_model_save_buffer(m, &buf, &len);
+  if (!st) st = nn_model_load_buffer(buf, len, m->dir, m->path, out);
+  free(buf);
+  return st;
+}
+
 /* NN_NHWC_ALL when the variable forces channel-last (every chain, for tests). */
 static unsigned layout_forced(const char *var) {
   const char *e = getenv(var);
@@ -484,13 +495,9 @@ static nn_status nhwc_copy(const nn_model *m, nn_model **out) {
   int would = 0; /* no private copy (the weights twice) unless something moves */
   nn_status st = nn_pass_nhwc((nn_model *)m, NN_NHWC_F32 | NN_NHWC_DRY | layout_forced("NNOPT_F32_LAYOUT"), &would);
   if (st || !would) return st;
-  void *buf = NULL;
-  size_t len = 0;
   nn_model *c = NULL;
   int n = 0;
-  st = nn_model_save_buffer(m, &buf, &len);
-  if (!st) st = nn_model_load_buffer(buf, len, m->dir, m->path, &c);
-  free(buf);
+  st = private_copy(m, &c);
   if (!st) st = nn_pass_nhwc(c, NN_NHWC_F32 | layout_forced("NNOPT_F32_LAYOUT"), &n);
   if (st || !n) {
     nn_model_free(c);
@@ -508,13 +515,9 @@ static nn_status lowered_copy(const nn_model *m, int nhwc, nn_model **out) {
   for (int i = 0; i < m->graph->n_nodes && !has_dq; i++)
     has_dq = !strcmp(m->graph->nodes[i].op_type, "DequantizeLinear");
   if (!has_dq) return NN_OK;
-  void *buf = NULL;
-  size_t len = 0;
   nn_model *c = NULL;
   int n = 0;
-  nn_status st = nn_model_save_buffer(m, &buf, &len);
-  if (!st) st = nn_model_load_buffer(buf, len, m->dir, m->path, &c);
-  free(buf);
+  nn_status st = private_copy(m, &c);
   if (!st) st = nn_pass_lower_qdq(c, &n);
   if (!st && n && nhwc && q8_channel_last()) {
     int moved;

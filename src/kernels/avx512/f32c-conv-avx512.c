@@ -8,6 +8,7 @@
  */
 #include <immintrin.h>
 
+#include "kernels/indirect_rows_inl.h"
 #include "kernels/f32c_conv.h"
 
 static inline __mmask16 mask16(size_t n) {
@@ -45,15 +46,7 @@ static void tile16(size_t mr, size_t nc, size_t ntaps, size_t kc, const void *co
   const __m512 c0 = _mm512_loadu_ps(bias);
   __m512 a0 = c0, a1 = c0, a2 = c0, a3 = c0, a4 = c0, a5 = c0, a6 = c0, a7 = c0;
   for (size_t t = 0; t < ntaps; t++, ind += step ? 1 : NN_F32C_MR) {
-    const float *x0, *x1, *x2, *x3, *x4, *x5, *x6, *x7;
-    if (step) {
-      x0 = (const float *)ind[0], x1 = x0 + step, x2 = x1 + step, x3 = x2 + step, x4 = x3 + step;
-      x5 = x4 + step, x6 = x5 + step, x7 = x6 + step;
-    } else {
-      x0 = (const float *)ind[0], x1 = (const float *)ind[1], x2 = (const float *)ind[2];
-      x3 = (const float *)ind[3], x4 = (const float *)ind[4], x5 = (const float *)ind[5];
-      x6 = (const float *)ind[6], x7 = (const float *)ind[7];
-    }
+    NN_IND_ROWS8(float, ind, step)
     for (size_t c = 0; c < kc; c++, w += NN_F32C_NR) {
       const __m512 w0 = _mm512_loadu_ps(w);
       a0 = _mm512_fmadd_ps(_mm512_set1_ps(x0[c]), w0, a0);
@@ -88,15 +81,7 @@ void nn_f32c_conv_8x32__avx512(size_t mr, size_t nc, size_t ntaps, size_t kc,
   __m512 a00 = c0, a01 = c1, a10 = c0, a11 = c1, a20 = c0, a21 = c1, a30 = c0, a31 = c1,
          a40 = c0, a41 = c1, a50 = c0, a51 = c1, a60 = c0, a61 = c1, a70 = c0, a71 = c1;
   for (size_t t = 0; t < ntaps; t++, ind += step ? 1 : NN_F32C_MR) {
-    const float *x0, *x1, *x2, *x3, *x4, *x5, *x6, *x7;
-    if (step) {
-      x0 = (const float *)ind[0], x1 = x0 + step, x2 = x1 + step, x3 = x2 + step, x4 = x3 + step;
-      x5 = x4 + step, x6 = x5 + step, x7 = x6 + step;
-    } else {
-      x0 = (const float *)ind[0], x1 = (const float *)ind[1], x2 = (const float *)ind[2];
-      x3 = (const float *)ind[3], x4 = (const float *)ind[4], x5 = (const float *)ind[5];
-      x6 = (const float *)ind[6], x7 = (const float *)ind[7];
-    }
+    NN_IND_ROWS8(float, ind, step)
     for (size_t c = 0; c < kc; c++, w += NN_F32C_NR) {
       const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16);
       FMA2(0, x0[c]);

@@ -9,6 +9,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "kernels/indirect_rows_inl.h"
 #include "kernels/q8_avx512_inl.h"
 #include "kernels/q8c_conv.h"
 
@@ -51,15 +52,7 @@ static void tile16(size_t mr, size_t nc, size_t ntaps, size_t kc, const void *co
   const __mmask16 lm = (__mmask16)((1u << left) - 1u);
 #define DP1(r, XR) a##r = _mm512_dpbusd_epi32(a##r, _mm512_set1_epi32(XR), w0)
   for (size_t t = 0; t < ntaps; t++, ind += step ? 1 : NN_Q8C_MR) {
-    const uint8_t *x0, *x1, *x2, *x3, *x4, *x5, *x6, *x7;
-    if (step) {
-      x0 = (const uint8_t *)ind[0], x1 = x0 + step, x2 = x1 + step, x3 = x2 + step, x4 = x3 + step;
-      x5 = x4 + step, x6 = x5 + step, x7 = x6 + step;
-    } else {
-      x0 = (const uint8_t *)ind[0], x1 = (const uint8_t *)ind[1], x2 = (const uint8_t *)ind[2];
-      x3 = (const uint8_t *)ind[3], x4 = (const uint8_t *)ind[4], x5 = (const uint8_t *)ind[5];
-      x6 = (const uint8_t *)ind[6], x7 = (const uint8_t *)ind[7];
-    }
+    NN_IND_ROWS8(uint8_t, ind, step)
     for (size_t o = 0; o < 4 * kf; o += 4, w += 128) {
       const __m512i w0 = _mm512_loadu_si512(w);
       DP1(0, quad(x0 + o));
@@ -110,15 +103,7 @@ void nn_q8c_conv_8x32__avx512vnni(size_t mr, size_t nc, size_t ntaps, size_t kc,
   const size_t kf = kc / 4, left = kc % 4;
   const __mmask16 lm = (__mmask16)((1u << left) - 1u);
   for (size_t t = 0; t < ntaps; t++, ind += step ? 1 : NN_Q8C_MR) {
-    const uint8_t *x0, *x1, *x2, *x3, *x4, *x5, *x6, *x7;
-    if (step) {
-      x0 = (const uint8_t *)ind[0], x1 = x0 + step, x2 = x1 + step, x3 = x2 + step, x4 = x3 + step;
-      x5 = x4 + step, x6 = x5 + step, x7 = x6 + step;
-    } else {
-      x0 = (const uint8_t *)ind[0], x1 = (const uint8_t *)ind[1], x2 = (const uint8_t *)ind[2];
-      x3 = (const uint8_t *)ind[3], x4 = (const uint8_t *)ind[4], x5 = (const uint8_t *)ind[5];
-      x6 = (const uint8_t *)ind[6], x7 = (const uint8_t *)ind[7];
-    }
+    NN_IND_ROWS8(uint8_t, ind, step)
     for (size_t o = 0; o < 4 * kf; o += 4, w += 128) {
       const __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + 64);
       DP(0, quad(x0 + o));
