@@ -35,12 +35,21 @@ void nn_strings_free(nn_bytes *s, int64_t n) {
   for (int64_t i = 0; i < n; i++) free(s[i].data);
 }
 
+void nn_tensor_drop_data(nn_tensor *t) {
+  if (!(t->flags & NN_T_BORROWED)) {
+    if (t->dtype == NN_STRING && t->data)
+      nn_strings_free(t->data, (int64_t)(t->nbytes / sizeof(nn_bytes)));
+    free(t->data);
+  }
+  t->data = NULL;
+  t->nbytes = 0;
+  t->flags &= ~(unsigned)NN_T_BORROWED;
+}
+
 void nn_tensor_clear(nn_tensor *t) {
   free(t->name);
   for (int i = 0; i < NN_MAX_DIMS; i++) free(t->dim_param[i]);
-  if (t->dtype == NN_STRING && t->data)
-    nn_strings_free(t->data, (int64_t)(t->nbytes / sizeof(nn_bytes)));
-  free(t->data);
+  nn_tensor_drop_data(t);
   free(t->doc_string);
   free(t->type_shell.data);
   free(t->init_shell.data);
@@ -65,7 +74,7 @@ nn_status nn_tensor_copy(nn_tensor *dst, const nn_tensor *src) {
   dst->dtype = src->dtype;
   dst->ndim = src->ndim;
   memcpy(dst->dims, src->dims, sizeof dst->dims);
-  dst->flags = src->flags;
+  dst->flags = src->flags & ~(unsigned)NN_T_BORROWED; /* the copy owns its data */
   if (src->name && !(dst->name = strdup(src->name))) goto oom;
   if (src->doc_string && !(dst->doc_string = strdup(src->doc_string))) goto oom;
   for (int i = 0; i < NN_MAX_DIMS; i++)

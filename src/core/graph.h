@@ -28,6 +28,9 @@ enum {
   NN_T_OUTPUT = 1u << 2,      /* listed in graph.output */
   NN_T_VALUE_INFO = 1u << 3,  /* listed in graph.value_info */
   NN_T_SHAPE_KNOWN = 1u << 4, /* ndim/dims/dtype come from the model's type info */
+  NN_T_BORROWED = 1u << 5,    /* data belongs to another model's tensor (never freed
+                               * here; a session's private copy, which lives inside the
+                               * session of the model it was copied from) */
 };
 
 /* A dimension is known (>= 0), or unknown (-1) with an optional symbolic name. */
@@ -190,6 +193,8 @@ void nn_attr_free(nn_attr *a);
 /* ---- tensors ---- */
 int64_t nn_tensor_numel(const nn_tensor *t); /* -1 if rank or a dim is unknown */
 void nn_tensor_clear(nn_tensor *t);          /* frees owned members, keeps nothing */
+/* Drop a tensor's data (freed unless borrowed): data NULL, nbytes 0, not borrowed. */
+void nn_tensor_drop_data(nn_tensor *t);
 /* Deep copy of name, shape, dtype, data. */
 nn_status nn_tensor_copy(nn_tensor *dst, const nn_tensor *src);
 /* Free the payload of a string tensor's data (array of nn_bytes). */

@@ -58,9 +58,7 @@ nn_status nn_pass_eliminate_dead(nn_model *m, int *n_removed) {
     nn_tensor *tt = &g->tensors[t];
     if (used[t] || (tt->flags & (NN_T_INPUT | NN_T_OUTPUT))) continue;
     nn_graph_list_remove(g->inits, &g->n_inits, t);
-    free(tt->data);
-    tt->data = NULL;
-    tt->nbytes = 0;
+    nn_tensor_drop_data(tt);
     tt->flags &= ~(unsigned)NN_T_INITIALIZER;
   }
 done:

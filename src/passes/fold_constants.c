@@ -84,7 +84,7 @@ nn_status nn_pass_fold_constants(nn_model *m, int *n_folded) {
     } else if (v->nbytes) {
       memcpy(data, v->data, v->nbytes);
     }
-    free(tt->data);
+    nn_tensor_drop_data(tt);
     tt->data = data;
     tt->nbytes = v->nbytes;
     tt->dtype = v->dtype;

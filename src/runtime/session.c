@@ -447,14 +447,58 @@ static void set_input_shape(nn_session *s, int k, nn_dtype dt, int ndim, const i
 }
 
 /* A deep copy of m for the session to rewrite (through the serialized form). */
+/* The copy goes through the ONNX serializer with the main graph's initializers written
+ * empty, then borrows their data from m (NN_T_BORROWED: m outlives the session and the
+ * copy, which the session frees first): a 287 MB model costs its session no second copy
+ * of the weights and no serialized buffer of them. */
+static int borrowable(const nn_tensor *t) {
+  return t->data && t->nbytes && t->dtype != NN_STRING && t->ndim >= 0;
+}
+
 static nn_status private_copy(const nn_model *m, nn_model **out) {
   void *buf = NULL;
   size_t len = 0;
   *out = NULL;
-  nn_status st = nn_model_save_buffer(m, &buf, &len);
+  const nn_graph *g = m->graph;
+  nn_tensor *ts = malloc(((size_t)g->n_tensors + 1) * sizeof *ts);
+  if (!ts) return nn_errorf(NN_ERR_NOMEM, "out of memory");
+  memcpy(ts, g->tensors, (size_t)g->n_tensors * sizeof *ts);
+  for (int k = 0; k < g->n_inits; k++) {
+    nn_tensor *t = &ts[g->inits[k]];
+    if (!borrowable(t)) continue;
+    t->data = NULL; /* written as an empty [0] tensor */
+    t->nbytes = 0;
+    t->ndim = 1;
+    t->dims[0] = 0;
+  }
+  nn_graph shallow = *g;
+  shallow.tensors = ts;
+  nn_model mm = *m;
+  mm.graph = &shallow;
+  nn_status st = nn_model_save_buffer(&mm, &buf, &len);
+  free(ts);
   if (!st) st = nn_model_load_buffer(buf, len, m->dir, m->path, out);
   free(buf);
-  return st;
+  if (st) return st;
+  nn_graph *cg = (*out)->graph;
+  for (int k = 0; k < g->n_inits; k++) {
+    const nn_tensor *t = &g->tensors[g->inits[k]];
+    if (!borrowable(t)) continue;
+    const int ci = nn_graph_find(cg, t->name);
+    if (ci < 0) {
+      nn_model_free(*out);
+      *out = NULL;
+      return nn_errorf(NN_ERR_RUNTIME, "private copy lost initializer '%s'", t->name);
+    }
+    nn_tensor *c = &cg->tensors[ci];
+    nn_tensor_drop_data(c);
+    c->ndim = t->ndim;
+    memcpy(c->dims, t->dims, sizeof c->dims);
+    c->data = t->data;
+    c->nbytes = t->nbytes;
+    c->flags |= NN_T_BORROWED;
+  }
+  return NN_OK;
 }
 
 /* NN_NHWC_ALL when the variable forces channel-last (every chain, for tests). */
