@@ -5,8 +5,9 @@
  *     x [N, H, W, C] uint8, constant int8 weights [M, C / group, kh, kw] with zero
  *     points 0, y [N, OH, OW, M] uint8; the kernels of src/kernels/q8c_conv.h.
  *   ConvNhwc: Conv / com.microsoft FusedConv of float32 NHWC tensors (residual Z,
- *     Relu / Clip), the kernels of src/kernels/f32c_conv.h.
- *   MaxPoolNhwc: MaxPool (2-D, no indices, no ceil_mode) of uint8 [N, H, W, C].
+ *     Relu / Clip), the kernels of src/kernels/f32c_conv.h; 3x3 convolutions of stride
+ *     1 as Winograd F(2x2, 3x3) where the fast dense tile exists (nn_f32c_wino_fits).
+ *   MaxPoolNhwc: MaxPool (2-D, no indices, no ceil_mode) of uint8 or float32 [N, H, W, C].
  *   QGlobalAvgPoolNhwc: DequantizeLinear -> GlobalAveragePool -> QuantizeLinear of such a
  *     tensor as one integer pass (a classifier head); GlobalAvgPoolNhwc the float one.
  *   ToNhwc / FromNhwc: the layout changes at the edges of a channel-last chain (8-bit
@@ -120,6 +121,8 @@ typedef struct q8c_state {
   nn_f32c_dw_fn fdw;
   float *fw, *fbias; /* packed weights; bias (panels of 32 / rounded up to 16) */
   float lo, hi;      /* activation bounds */
+  nn_f32c_wino wino; /* 3x3 of stride 1: Winograd F(2x2, 3x3) when wino.u is set (= fw) */
+  size_t wino_ws;    /* bytes of a thread's workspace (64-byte multiple) */
 } q8c_state;
 
 static void q8c_release(void *s) {
@@ -457,6 +460,19 @@ static void q8c_dw_task(void *ctx, size_t thread, size_t task) {
   }
 }
 
+/* Winograd: a block of tiles (task % blocks) for a group of panels (task / blocks). */
+static void wino_task(void *ctx, size_t thread, size_t task) {
+  const q8c_run *r = ctx;
+  const q8c_state *s = r->s;
+  const size_t tb = s->wino.tb, t0 = task % r->tile_tasks * tb;
+  const size_t nt = r->tiles - t0 < tb ? r->tiles - t0 : tb;
+  const size_t j0 = task / r->tile_tasks * r->panel_chunk * NN_F32C_NR;
+  const size_t j1 = j0 + r->panel_chunk * NN_F32C_NR < (size_t)s->g.m ? j0 + r->panel_chunk * NN_F32C_NR
+                                                                      : (size_t)s->g.m;
+  nn_f32c_wino_block(&s->wino, (const float *)(const void *)r->x, r->z, (float *)(void *)r->y, t0,
+                     nt, j0, j1, (float *)(void *)(r->ws + thread * s->wino_ws));
+}
+
 static nn_status q8c_run_op(nn_op_ctx *ctx) {
   const q8c_state *s = ctx->state;
   if (!s || !ctx->scratch || ctx->scratch_size < s->threads * s->ws_stride)
@@ -486,6 +502,20 @@ static nn_status q8c_run_op(nn_op_ctx *ctx) {
     r.cchunk = (r.cblocks + split - 1) / split;
     tasks = rows * ((r.cblocks + r.cchunk - 1) / r.cchunk);
     nn_threadpool_parallelize(threads > 1 && tasks > 1 ? pool : NULL, q8c_dw_task, &r, tasks);
+    return NN_OK;
+  }
+  if (s->wino.u) {
+    if (ctx->scratch_size < s->threads * s->wino_ws)
+      return nn_op_error(ctx, NN_ERR_RUNTIME, "not prepared");
+    r.tiles = nn_f32c_wino_tiles(&s->wino);
+    r.tile_tasks = (r.tiles + s->wino.tb - 1) / s->wino.tb;
+    r.panels = ((size_t)s->g.m + NN_F32C_NR - 1) / NN_F32C_NR;
+    size_t groups = r.tile_tasks >= want ? 1 : (want + r.tile_tasks - 1) / r.tile_tasks;
+    if (groups > r.panels) groups = r.panels;
+    r.panel_chunk = (r.panels + groups - 1) / groups;
+    groups = (r.panels + r.panel_chunk - 1) / r.panel_chunk;
+    tasks = r.tile_tasks * groups;
+    nn_threadpool_parallelize(threads > 1 && tasks > 1 ? pool : NULL, wino_task, &r, tasks);
     return NN_OK;
   }
   r.tiles = (r.npix + NN_Q8C_MR - 1) / NN_Q8C_MR;
@@ -571,15 +601,20 @@ static nn_status fc_prepare(nn_op_ctx *ctx) {
   if (!s->fdw) s->fdw = nn_f32c_dw__scalar;
   const size_t m = (size_t)g.m, taps = (size_t)(g.kh * g.kw), kc = (size_t)g.c;
   const size_t panels = (m + NN_F32C_NR - 1) / NN_F32C_NR;
-  const size_t wfloats = s->dw ? taps * m : nn_f32c_pack_w_size(m, taps, kc);
+  const int wino = !s->dw && nn_f32c_conv_for(k) &&
+                   nn_f32c_wino_fits(g.kh, g.kw, g.sy, g.sx, g.dy, g.dx, g.pt, g.pl, g.c, g.m);
+  const size_t wfloats = wino ? nn_f32c_wino_w_size(m, kc)
+                              : s->dw ? taps * m : nn_f32c_pack_w_size(m, taps, kc);
   s->fw = malloc((wfloats ? wfloats : 1) * sizeof *s->fw);
   s->fbias = calloc(panels * NN_F32C_NR, sizeof *s->fbias);
   const size_t zrow = (size_t)((s->dw ? g.ow : NN_F32C_MR) * g.sx + 1);
-  const size_t zbytes = (zrow * (size_t)g.c + 16) * sizeof(float);
-  s->zbuf = calloc(1, zbytes); /* zeros: float padding */
+  const size_t zbytes = (zrow * (size_t)g.c + NN_F32C_NR) * sizeof(float);
+  s->zbuf = calloc(1, zbytes); /* zeros: float padding (and Winograd's zero bias) */
   if (!s->fw || !s->fbias || !s->zbuf) return nn_errorf(NN_ERR_NOMEM, "out of memory");
   const float *wd = w->data;
-  if (s->dw) { /* [t][c] */
+  if (wino) {
+    nn_f32c_wino_pack_w(m, kc, wd, s->fw);
+  } else if (s->dw) { /* [t][c] */
     for (size_t ch = 0; ch < m; ch++)
       for (size_t t = 0; t < taps; t++) s->fw[t * m + ch] = wd[ch * taps + t];
   } else {
@@ -588,6 +623,22 @@ static nn_status fc_prepare(nn_op_ctx *ctx) {
   }
   if (b) memcpy(s->fbias, b->data, m * sizeof(float));
   q8c_plan_tasks(ctx, s);
+  if (wino) { /* Winograd F(2x2, 3x3): s->fw holds U; blocks of tb tiles */
+    const size_t tiles = (size_t)(g.n * ((g.oh + 1) / 2) * ((g.ow + 1) / 2));
+    size_t tb = 4096 / kc / NN_F32C_MR * NN_F32C_MR; /* V of a block: ~256 KB */
+    if (tb < NN_F32C_MR) tb = NN_F32C_MR;
+    if (tb > 64) tb = 64;
+    if (tb > (tiles + NN_F32C_MR - 1) / NN_F32C_MR * NN_F32C_MR)
+      tb = (tiles + NN_F32C_MR - 1) / NN_F32C_MR * NN_F32C_MR;
+    s->wino = (nn_f32c_wino){.n = (size_t)g.n, .h = (size_t)g.h, .w = (size_t)g.w, .c = kc,
+                             .m = m, .oh = (size_t)g.oh, .ow = (size_t)g.ow, .pt = (size_t)g.pt,
+                             .pl = (size_t)g.pl, .tb = tb, .u = s->fw, .bias = s->fbias,
+                             .zero = (const float *)(const void *)s->zbuf, .lo = lo, .hi = hi,
+                             .gemm = s->fconv, .in = nn_f32c_wino_in_for(k),
+                             .out = nn_f32c_wino_out_for(k)};
+    s->wino_ws = align64(nn_f32c_wino_ws_size(&s->wino, 0, panels * NN_F32C_NR) * sizeof(float));
+    if (s->wino_ws > s->ws_stride) ctx->scratch_size = s->threads * s->wino_ws;
+  }
   return NN_OK;
 }
 
@@ -603,8 +654,8 @@ NN_OP(ConvNhwc) = {.op_type = "ConvNhwc",
 static nn_status mp_check(nn_op_ctx *ctx, nhwc_geom *g) {
   Q8C_TRY(nn_op_need_io(ctx, 1));
   const nn_value *x = nn_in(ctx, 0);
-  if (x->dtype != NN_UINT8) /* the pass feeds it uint8 chains only */
-    return nn_op_error(ctx, NN_ERR_INVALID, "expects a uint8 input 'x'");
+  if (x->dtype != NN_UINT8 && x->dtype != NN_FLOAT)
+    return nn_op_error(ctx, NN_ERR_INVALID, "expects a uint8 or float32 input 'x'");
   const int64_t *ks;
   if (nn_attr_ints(ctx->node, "kernel_shape", &ks) != 2)
     return nn_op_error(ctx, NN_ERR_INVALID, "attribute 'kernel_shape' must have 2 values");
@@ -626,6 +677,7 @@ typedef struct mp_run {
   nhwc_geom g;
   const uint8_t *x;
   uint8_t *y;
+  size_t es; /* bytes per element: 1 (uint8) or 4 (float32) */
 } mp_run;
 
 /* y[i] = max(y[i], p[i]) over c bytes (unsigned): 16 bytes
@@ -642,17 +694,29 @@ static void max_bytes(uint8_t *y, const uint8_t *p, size_t c) {
   for (; i < c; i++) y[i] = p[i] > y[i] ? p[i] : y[i];
 }
 
+/* y[i] = p[i] > y[i] ? p[i] : y[i] over c floats, as MaxPool's reference: the first tap
+ * stays unless a later one is greater (a NaN first tap stays, a later NaN never wins).
+ * maxps(p, y) is exactly that. */
+static void max_floats(float *y, const float *p, size_t c) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  for (; i + 4 <= c; i += 4)
+    _mm_storeu_ps(y + i, _mm_max_ps(_mm_loadu_ps(p + i), _mm_loadu_ps(y + i)));
+#endif
+  for (; i < c; i++) y[i] = p[i] > y[i] ? p[i] : y[i];
+}
+
 /* One output row (image n, row oy): max over the window taps inside the input
  * (padding never wins; a window of padding only, which valid pads exclude, gives the
- * lowest code). */
+ * lowest code, or -inf). */
 static void mp_row(void *ctx, size_t thread, size_t row) {
   const mp_run *r = ctx;
   const nhwc_geom *g = &r->g;
-  const size_t c = (size_t)g->c;
+  const size_t c = (size_t)g->c, cb = c * r->es;
   const int64_t oy = (int64_t)row % g->oh, n = (int64_t)row / g->oh;
-  const uint8_t *xn = r->x + (size_t)(n * g->h * g->w) * c;
-  uint8_t *y = r->y + row * (size_t)g->ow * c;
-  for (int64_t ox = 0; ox < g->ow; ox++, y += c) {
+  const uint8_t *xn = r->x + (size_t)(n * g->h * g->w) * cb;
+  uint8_t *y = r->y + row * (size_t)g->ow * cb;
+  for (int64_t ox = 0; ox < g->ow; ox++, y += cb) {
     int first = 1;
     for (int64_t ky = 0; ky < g->kh; ky++) {
       const int64_t iy = oy * g->sy - g->pt + ky * g->dy;
@@ -660,15 +724,20 @@ static void mp_row(void *ctx, size_t thread, size_t row) {
       for (int64_t kx = 0; kx < g->kw; kx++) {
         const int64_t ix = ox * g->sx - g->pl + kx * g->dx;
         if (ix < 0 || ix >= g->w) continue;
-        const uint8_t *p = xn + (size_t)(iy * g->w + ix) * c;
+        const uint8_t *p = xn + (size_t)(iy * g->w + ix) * cb;
         if (first)
-          memcpy(y, p, c);
+          memcpy(y, p, cb);
+        else if (r->es == 4)
+          max_floats((float *)(void *)y, (const float *)(const void *)p, c);
         else
           max_bytes(y, p, c);
         first = 0;
       }
     }
-    if (first) memset(y, 0, c);
+    if (first && r->es == 4)
+      for (size_t i = 0; i < c; i++) ((float *)(void *)y)[i] = -INFINITY;
+    else if (first)
+      memset(y, 0, c);
   }
   (void)thread;
 }
@@ -678,6 +747,7 @@ static nn_status mp_run_op(nn_op_ctx *ctx) {
   Q8C_TRY(mp_check(ctx, &r.g));
   r.x = nn_in(ctx, 0)->data;
   r.y = nn_out(ctx, 0)->data;
+  r.es = nn_in(ctx, 0)->dtype == NN_FLOAT ? 4 : 1;
   const size_t rows = (size_t)(r.g.n * r.g.oh);
   nn_threadpool *pool = nn_session_threadpool(ctx->session);
   nn_threadpool_parallelize(rows > 1 ? pool : NULL, mp_row, &r, rows);

@@ -19,19 +19,20 @@
  * channels padded to 4); a tensor leaving for any other consumer (or a graph output)
  * one FromNhwc back, under its original name. Which connected groups convert: see the
  * comment in nn_pass_nhwc. Float32 chains (NN_NHWC_F32): Conv / FusedConv -> com.nnopt
- * ConvNhwc, with the Add, Relu and Clip between them, and a GlobalAveragePool of their
- * output -> GlobalAvgPoolNhwc.
+ * ConvNhwc, with the Add, Relu, Clip and MaxPool between them, and a GlobalAveragePool
+ * of their output -> GlobalAvgPoolNhwc.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/f32c_conv.h"
 #include "kernels/q8c_conv.h"
 #include "passes/passes.h"
 
 enum { K_NONE = 0, K_CONV, K_POOL, K_ADD, K_MAX, K_GAP, /* 8-bit */
-       K_FCONV, K_FADD, K_FACT, K_FGAP };              /* float32 */
+       K_FCONV, K_FADD, K_FACT, K_FPOOL, K_FGAP };     /* float32 */
 #define IS_Q8(k) ((k) >= K_CONV && (k) <= K_MAX)
-#define IS_F32(k) ((k) == K_FCONV || (k) == K_FADD || (k) == K_FACT)
+#define IS_F32(k) ((k) >= K_FCONV && (k) <= K_FPOOL)
 
 static int is_init(const nn_graph *g, int t) {
   return t >= 0 && (g->tensors[t].flags & NN_T_INITIALIZER) && g->tensors[t].data &&
@@ -172,6 +173,18 @@ static int fconv_ok(const nn_graph *g, const nn_node *n) {
   return explicit_2d(n);
 }
 
+/* A float convolution (fconv_ok) that ConvNhwc runs as Winograd F(2x2, 3x3). */
+static int fconv_wino(const nn_graph *g, const nn_node *n) {
+  const int64_t *d = g->tensors[n->inputs[1]].dims, *v;
+  long st[2] = {1, 1}, dl[2] = {1, 1}, pd[2] = {0, 0};
+  if (nn_attr_ints(n, "strides", &v) == 2) st[0] = (long)v[0], st[1] = (long)v[1];
+  if (nn_attr_ints(n, "dilations", &v) == 2) dl[0] = (long)v[0], dl[1] = (long)v[1];
+  if (nn_attr_ints(n, "pads", &v) == 4) pd[0] = (long)v[0], pd[1] = (long)v[1];
+  return nn_attr_int(n, "group", 1) == 1 &&
+         nn_f32c_wino_fits((long)d[2], (long)d[3], st[0], st[1], dl[0], dl[1], pd[0], pd[1],
+                           (long)d[1], (long)d[0]);
+}
+
 static int op_plain(const nn_node *n, const char *op) {
   return !n->domain[0] && !strcmp(n->op_type, op) && n->n_outputs == 1;
 }
@@ -229,10 +242,10 @@ nn_status nn_pass_nhwc(nn_model *m, unsigned what, int *n_changed) {
   int *kind = calloc((size_t)nn, sizeof *kind), *order = malloc((size_t)nn * sizeof *order);
   int *parent = malloc((size_t)nn * sizeof *parent), *convs = calloc((size_t)nn, sizeof *convs);
   int *odd = calloc((size_t)nn, sizeof *odd), *dws = calloc((size_t)nn, sizeof *dws);
-  int *flt = calloc((size_t)nn, sizeof *flt);
+  int *flt = calloc((size_t)nn, sizeof *flt), *wino = calloc((size_t)nn, sizeof *wino);
   unsigned char *kill = NULL; /* heads' pools and QuantizeLinears */
   int *to_nhwc = malloc((size_t)nt * sizeof *to_nhwc);
-  if (!st && (!kind || !order || !parent || !convs || !odd || !dws || !flt || !to_nhwc))
+  if (!st && (!kind || !order || !parent || !convs || !odd || !dws || !flt || !wino || !to_nhwc))
     st = nn_errorf(NN_ERR_NOMEM, "out of memory");
   if (!st) st = nn_graph_topo_order(g, order);
   if (st) goto done;
@@ -265,6 +278,8 @@ nn_status nn_pass_nhwc(nn_model *m, unsigned what, int *n_changed) {
       kind[i] = K_FADD;
     else if ((op_plain(n, "Relu") || op_plain(n, "Clip")) && IN_F32(n->inputs[0]))
       kind[i] = K_FACT;
+    else if (pool_ok(n) && IN_F32(n->inputs[0]))
+      kind[i] = K_FPOOL;
     if (!kind[i]) continue;
     int slot[3];
     const int ns = data_slots(kind[i], n, slot);
@@ -282,6 +297,7 @@ nn_status nn_pass_nhwc(nn_model *m, unsigned what, int *n_changed) {
       convs[r]++;
       const nn_node *n = &g->nodes[i];
       if (kind[i] == K_FCONV) flt[r] = 1;
+      if (kind[i] == K_FCONV && fconv_wino(g, n)) wino[r]++;
       if (nn_attr_int(n, "group", 1) > 1)
         dws[r]++;
       else if (g->tensors[n->inputs[kind[i] == K_CONV ? 3 : 1]].dims[0] % NN_Q8C_NR)
@@ -290,15 +306,17 @@ nn_status nn_pass_nhwc(nn_model *m, unsigned what, int *n_changed) {
   /* Groups stay planar when small (the transposes would cost more than they save), or
    * when dense convolutions leave part of the kernel's 32-channel tile empty and no
    * depthwise convolution (where the planar path pays transposes of its own) makes up
-   * for it: U-Nets of 20, 40, 80 channels run faster planar. Float groups convert only
-   * with depthwise convolutions (MobileNets: -6% on MobileNetV2; ResNet-18 and the
-   * U-Nets measured no faster, and the private copy of the model costs memory).
+   * for it: U-Nets of 20, 40, 80 channels run faster planar. Float groups convert with
+   * depthwise convolutions (MobileNets: -6% on MobileNetV2) or 3x3 convolutions that
+   * ConvNhwc runs as Winograd F(2x2, 3x3) (ResNet-18 36 -> 23 ms); without either they
+   * measured no faster (ResNet-18 direct, the U-Nets).
    * Removing a group removes all of it (its members only depend on each other). */
   int changed = 0;
   for (int i = 0; i < nn; i++) {
     const int r = find(parent, i);
     const int keep = (what & NN_NHWC_ALL) ? convs[r] > 0
-                                          : !(convs[r] < 3 || (odd[r] && !dws[r]) || (flt[r] && !dws[r]));
+                                          : !(convs[r] < 3 || (odd[r] && !dws[r] && !wino[r]) ||
+                                              (flt[r] && !dws[r] && !wino[r]));
     if (kind[i] && !keep) kind[i] = K_NONE;
     changed += kind[i] != K_NONE;
   }
@@ -360,7 +378,8 @@ nn_status nn_pass_nhwc(nn_model *m, unsigned what, int *n_changed) {
     }
     if (kind[i] == K_CONV && (st = nn_node_set_op(&g->nodes[i], "QLinearConvNhwc", "com.nnopt")))
       goto done;
-    if (kind[i] == K_POOL && (st = nn_node_set_op(&g->nodes[i], "MaxPoolNhwc", "com.nnopt")))
+    if ((kind[i] == K_POOL || kind[i] == K_FPOOL) &&
+        (st = nn_node_set_op(&g->nodes[i], "MaxPoolNhwc", "com.nnopt")))
       goto done;
     if (kind[i] == K_FCONV && (st = nn_node_set_op(&g->nodes[i], "ConvNhwc", "com.nnopt")))
       goto done;
@@ -412,6 +431,7 @@ done:
   free(odd);
   free(dws);
   free(flt);
+  free(wino);
   free(kill);
   free(to_nhwc);
   return st;

@@ -22,7 +22,12 @@ typedef struct cv {
   size_t n, h, w, c, m, kh, kw, sy, sx, dy, dx, pt, pl, pb, pr, oh, ow;
   int dw, with_z;
   float lo, hi;
+  size_t wino; /* > 0: Winograd F(2x2, 3x3) in blocks of this many tiles */
 } cv;
+
+/* The Winograd transforms conv_case uses (set per level). */
+static nn_f32c_wino_in_fn g_win;
+static nn_f32c_wino_out_fn g_wout;
 
 static const float *tap(const cv *s, const float *x, const float *zbuf, size_t img, size_t oy,
                         size_t ox, size_t ky, size_t kx) {
@@ -65,7 +70,23 @@ static void conv_case(nn_f32c_conv_fn conv, nn_f32c_dw_fn dwk, const char *what,
   for (size_t i = 0; i < npix * s.m; i++) y[i] = NAN;
   const void **ind = malloc(8 * taps * sizeof *ind + 8);
   const float *zp = s.with_z ? z : NULL;
-  if (!s.dw) {
+  if (s.wino) { /* blocks of s.wino tiles; output channels in two groups past 32 */
+    float *u = malloc(nn_f32c_wino_w_size(s.m, s.c) * sizeof *u);
+    nn_f32c_wino_pack_w(s.m, s.c, w, u);
+    const nn_f32c_wino p = {.n = s.n, .h = s.h, .w = s.w, .c = s.c, .m = s.m, .oh = s.oh,
+                            .ow = s.ow, .pt = s.pt, .pl = s.pl, .tb = s.wino, .u = u, .bias = b,
+                            .zero = zbuf, .lo = s.lo, .hi = s.hi, .gemm = conv, .in = g_win,
+                            .out = g_wout};
+    const size_t tiles = nn_f32c_wino_tiles(&p), split = s.m > 32 ? 32 : s.m;
+    float *ws = malloc(nn_f32c_wino_ws_size(&p, 0, (s.m + 31) / 32 * 32) * sizeof *ws);
+    for (size_t t0 = 0; t0 < tiles; t0 += s.wino) {
+      const size_t nt = tiles - t0 < s.wino ? tiles - t0 : s.wino;
+      nn_f32c_wino_block(&p, x, zp, y, t0, nt, 0, split, ws);
+      if (split < s.m) nn_f32c_wino_block(&p, x, zp, y, t0, nt, split, s.m, ws);
+    }
+    free(ws);
+    free(u);
+  } else if (!s.dw) {
     float *wp = malloc(nn_f32c_pack_w_size(s.m, taps, s.c) * sizeof *wp);
     nn_f32c_pack_w(s.m, taps, s.c, w, wp);
     const size_t panels = (s.m + 31) / 32, pf = taps * s.c * 32;
@@ -126,9 +147,9 @@ static void conv_case(nn_f32c_conv_fn conv, nn_f32c_dw_fn dwk, const char *what,
   }
   KT_CHECK(!bad,
            "%s %s n=%zu %zux%zu c=%zu m=%zu dw=%d k=%zux%zu s=%zu,%zu d=%zu,%zu pads=%zu,%zu,%zu,%zu "
-           "z=%d [%g,%g]: %zu of %zu off (first %zu: %.7g vs %.7g)",
+           "z=%d [%g,%g] wino=%zu: %zu of %zu off (first %zu: %.7g vs %.7g)",
            g_level, what, s.n, s.h, s.w, s.c, s.m, s.dw, s.kh, s.kw, s.sy, s.sx, s.dy, s.dx, s.pt,
-           s.pl, s.pb, s.pr, s.with_z, (double)s.lo, (double)s.hi, bad, npix * s.m, first,
+           s.pl, s.pb, s.pr, s.with_z, (double)s.lo, (double)s.hi, s.wino, bad, npix * s.m, first,
            (double)y[first], want[first]);
   free(ind);
   free(w);
@@ -189,6 +210,50 @@ static void test_level(nn_f32c_conv_fn conv, nn_f32c_dw_fn dwk, const char *what
   conv_case(conv, dwk, what, (cv){.n = 1, .h = 14, .w = 14, .c = 96, .m = 576, .kh = 1, .kw = 1, .sy = 1, .sx = 1, .dy = 1, .dx = 1, .lo = 0.0f, .hi = 6.0f});
   conv_case(conv, dwk, what, (cv){.n = 1, .h = 28, .w = 28, .c = 192, .m = 192, .dw = 1, .kh = 3, .kw = 3, .sy = 1, .sx = 1, .dy = 1, .dx = 1, .pt = 1, .pl = 1, .pb = 1, .pr = 1, .lo = 0.0f, .hi = 6.0f});
   nan_case(conv, dwk, what);
+  /* Winograd F(2x2, 3x3): odd sizes (partial tiles at the right and bottom), pads 0-2,
+   * channels around the lanes, blocks of 8 / 16 / 64 tiles, two channel groups */
+  static const size_t wc[] = {8, 13, 16, 17, 33, 64};
+  static const size_t wm[] = {8, 17, 32, 45, 70};
+  for (size_t a = 0; a < sizeof wc / sizeof *wc; a++)
+    for (size_t bi = 0; bi < sizeof wm / sizeof *wm; bi++, v++) {
+      cv s = {.n = 1 + v % 2, .h = 3 + v % 8, .w = 2 + v % 9, .c = wc[a], .m = wm[bi], .kh = 3,
+              .kw = 3, .sy = 1, .sx = 1, .dy = 1, .dx = 1, .pt = v % 3, .pl = (v + 1) % 3,
+              .pb = v % 2 + 1, .pr = (v / 2) % 3, .with_z = (int)(v % 2),
+              .lo = v % 3 == 0 ? -INFINITY : 0.0f, .hi = v % 3 == 2 ? 0.5f : INFINITY,
+              .wino = v % 3 == 0 ? 8 : v % 3 == 1 ? 16 : 64};
+      if (s.h + s.pt + s.pb < 3) s.h = 3;
+      if (s.w + s.pl + s.pr < 3) s.w = 3;
+      conv_case(conv, dwk, what, s);
+    }
+  conv_case(conv, dwk, what, (cv){.n = 1, .h = 28, .w = 28, .c = 128, .m = 128, .kh = 3, .kw = 3, .sy = 1, .sx = 1, .dy = 1, .dx = 1, .pt = 1, .pl = 1, .pb = 1, .pr = 1, .with_z = 1, .lo = 0.0f, .hi = INFINITY, .wino = 32});
+}
+
+/* The level's Winograd transforms equal the scalar twins bit for bit (the same sums in
+ * the same order), over channel tails, with and without outputs outside the image. */
+static void wino_exact(nn_f32c_wino_in_fn in, nn_f32c_wino_out_fn out) {
+  for (size_t c = 1; c <= 40; c++) {
+    float *px = malloc(16 * c * sizeof *px), *va = malloc(16 * c * sizeof *va);
+    float *vb = malloc(16 * c * sizeof *vb), *zz = malloc(4 * c * sizeof *zz), *bias = malloc(c * 4);
+    float *ya = malloc(4 * c * sizeof *ya), *yb = malloc(4 * c * sizeof *yb);
+    const float *p[16], *zp[4];
+    float *pa[4], *pb[4];
+    for (size_t i = 0; i < 16 * c; i++) px[i] = kt_frand();
+    for (size_t i = 0; i < 4 * c; i++) zz[i] = kt_frand(), ya[i] = yb[i] = -7.0f;
+    for (size_t i = 0; i < c; i++) bias[i] = kt_frand();
+    for (size_t i = 0; i < 16; i++) p[i] = px + i * c;
+    for (size_t k = 0; k < 4; k++) {
+      zp[k] = zz + k * c;
+      pa[k] = k == c % 4 ? NULL : ya + k * c;
+      pb[k] = k == c % 4 ? NULL : yb + k * c;
+    }
+    nn_f32c_wino_in__scalar(c, p, va, c);
+    in(c, p, vb, c);
+    KT_CHECK(!memcmp(va, vb, 16 * c * sizeof *va), "%s wino_in c=%zu differs from the scalar twin", g_level, c);
+    nn_f32c_wino_out__scalar(c, px, c, bias, c % 2 ? zp : NULL, 0.0f, 1.5f, pa);
+    out(c, px, c, bias, c % 2 ? zp : NULL, 0.0f, 1.5f, pb);
+    KT_CHECK(!memcmp(ya, yb, 4 * c * sizeof *ya), "%s wino_out c=%zu differs from the scalar twin", g_level, c);
+    free(px), free(va), free(vb), free(zz), free(bias), free(ya), free(yb);
+  }
 }
 
 int main(void) {
@@ -203,7 +268,12 @@ int main(void) {
     g_level = nn_isa_name(levels[l]);
     printf("level %s\n", g_level);
     stepped = 0;
+    g_win = nn_f32c_wino_in__scalar;
+    g_wout = nn_f32c_wino_out__scalar;
     test_level(nn_f32c_conv_8x32__scalar, nn_f32c_dw__scalar, "scalar");
+    g_win = nn_f32c_wino_in_for(&k);
+    g_wout = nn_f32c_wino_out_for(&k);
+    wino_exact(g_win, g_wout);
     if (nn_f32c_conv_for(&k)) {
       stepped = 0;
       test_level(nn_f32c_conv_for(&k), nn_f32c_dw_for(&k), "fast");
