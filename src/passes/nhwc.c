@@ -308,15 +308,16 @@ nn_status nn_pass_nhwc(nn_model *m, unsigned what, int *n_changed) {
    * depthwise convolution (where the planar path pays transposes of its own) makes up
    * for it: U-Nets of 20, 40, 80 channels run faster planar. Float groups convert with
    * depthwise convolutions (MobileNets: -6% on MobileNetV2) or 3x3 convolutions that
-   * ConvNhwc runs as Winograd F(2x2, 3x3) (ResNet-18 36 -> 23 ms); without either they
-   * measured no faster (ResNet-18 direct, the U-Nets).
+   * ConvNhwc runs as Winograd F(2x2, 3x3) (ResNet-18 36 -> 23 ms), the latter however
+   * small (a U-Net's decoder block between a Concat and an upsampling is two: 287 MB
+   * U-Net 1.80 -> 1.27 s with them); without either they measured no faster.
    * Removing a group removes all of it (its members only depend on each other). */
   int changed = 0;
   for (int i = 0; i < nn; i++) {
     const int r = find(parent, i);
     const int keep = (what & NN_NHWC_ALL) ? convs[r] > 0
-                                          : !(convs[r] < 3 || (odd[r] && !dws[r] && !wino[r]) ||
-                                              (flt[r] && !dws[r] && !wino[r]));
+                                          : flt[r] ? (dws[r] >= 1 && convs[r] >= 3) || wino[r] >= 1
+                                                   : !(convs[r] < 3 || (odd[r] && !dws[r]));
     if (kind[i] && !keep) kind[i] = K_NONE;
     changed += kind[i] != K_NONE;
   }
