@@ -201,6 +201,7 @@ void nn_f32c_wino_block(const nn_f32c_wino *p, const float *x, const float *z, f
 nn_f32c_conv_fn nn_f32c_conv_for(const nn_kernels *k) {
 #if defined(__x86_64__)
   if (k->isa >= NN_ISA_AVX512 && k->isa <= NN_ISA_AVX512VNNI) return nn_f32c_conv_8x32__avx512;
+  if (k->isa == NN_ISA_AVX2) return nn_f32c_conv_8x32__avx2;
 #else
   (void)k;
 #endif
@@ -210,6 +211,7 @@ nn_f32c_conv_fn nn_f32c_conv_for(const nn_kernels *k) {
 nn_f32c_dw_fn nn_f32c_dw_for(const nn_kernels *k) {
 #if defined(__x86_64__)
   if (k->isa >= NN_ISA_AVX512 && k->isa <= NN_ISA_AVX512VNNI) return nn_f32c_dw__avx512;
+  if (k->isa == NN_ISA_AVX2) return nn_f32c_dw__avx2;
 #else
   (void)k;
 #endif
@@ -219,6 +221,7 @@ nn_f32c_dw_fn nn_f32c_dw_for(const nn_kernels *k) {
 nn_f32c_wino_in_fn nn_f32c_wino_in_for(const nn_kernels *k) {
 #if defined(__x86_64__)
   if (k->isa >= NN_ISA_AVX512 && k->isa <= NN_ISA_AVX512VNNI) return nn_f32c_wino_in__avx512;
+  if (k->isa == NN_ISA_AVX2) return nn_f32c_wino_in__avx2;
 #else
   (void)k;
 #endif
@@ -228,6 +231,7 @@ nn_f32c_wino_in_fn nn_f32c_wino_in_for(const nn_kernels *k) {
 nn_f32c_wino_out_fn nn_f32c_wino_out_for(const nn_kernels *k) {
 #if defined(__x86_64__)
   if (k->isa >= NN_ISA_AVX512 && k->isa <= NN_ISA_AVX512VNNI) return nn_f32c_wino_out__avx512;
+  if (k->isa == NN_ISA_AVX2) return nn_f32c_wino_out__avx2;
 #else
   (void)k;
 #endif
