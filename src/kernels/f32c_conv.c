@@ -202,6 +202,8 @@ nn_f32c_conv_fn nn_f32c_conv_for(const nn_kernels *k) {
 #if defined(__x86_64__)
   if (k->isa >= NN_ISA_AVX512 && k->isa <= NN_ISA_AVX512VNNI) return nn_f32c_conv_8x32__avx512;
   if (k->isa == NN_ISA_AVX2) return nn_f32c_conv_8x32__avx2;
+#elif defined(__aarch64__)
+  if (k->isa >= NN_ISA_NEON) return nn_f32c_conv_8x32__neon;
 #else
   (void)k;
 #endif
@@ -212,6 +214,8 @@ nn_f32c_dw_fn nn_f32c_dw_for(const nn_kernels *k) {
 #if defined(__x86_64__)
   if (k->isa >= NN_ISA_AVX512 && k->isa <= NN_ISA_AVX512VNNI) return nn_f32c_dw__avx512;
   if (k->isa == NN_ISA_AVX2) return nn_f32c_dw__avx2;
+#elif defined(__aarch64__)
+  if (k->isa >= NN_ISA_NEON) return nn_f32c_dw__neon;
 #else
   (void)k;
 #endif
@@ -222,6 +226,8 @@ nn_f32c_wino_in_fn nn_f32c_wino_in_for(const nn_kernels *k) {
 #if defined(__x86_64__)
   if (k->isa >= NN_ISA_AVX512 && k->isa <= NN_ISA_AVX512VNNI) return nn_f32c_wino_in__avx512;
   if (k->isa == NN_ISA_AVX2) return nn_f32c_wino_in__avx2;
+#elif defined(__aarch64__)
+  if (k->isa >= NN_ISA_NEON) return nn_f32c_wino_in__neon;
 #else
   (void)k;
 #endif
@@ -232,6 +238,8 @@ nn_f32c_wino_out_fn nn_f32c_wino_out_for(const nn_kernels *k) {
 #if defined(__x86_64__)
   if (k->isa >= NN_ISA_AVX512 && k->isa <= NN_ISA_AVX512VNNI) return nn_f32c_wino_out__avx512;
   if (k->isa == NN_ISA_AVX2) return nn_f32c_wino_out__avx2;
+#elif defined(__aarch64__)
+  if (k->isa >= NN_ISA_NEON) return nn_f32c_wino_out__neon;
 #else
   (void)k;
 #endif

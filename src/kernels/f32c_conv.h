@@ -36,6 +36,10 @@ void nn_f32c_conv_8x32__avx2(size_t mr, size_t nc, size_t ntaps, size_t kc,
                              const void *const *ind, size_t step, const float *w,
                              const float *bias, const float *z, float lo, float hi, float *y,
                              size_t ldy);
+void nn_f32c_conv_8x32__neon(size_t mr, size_t nc, size_t ntaps, size_t kc,
+                             const void *const *ind, size_t step, const float *w,
+                             const float *bias, const float *z, float lo, float hi, float *y,
+                             size_t ldy);
 void nn_f32c_conv_8x32__avx512(size_t mr, size_t nc, size_t ntaps, size_t kc,
                                const void *const *ind, size_t step, const float *w,
                                const float *bias, const float *z, float lo, float hi, float *y,
@@ -59,6 +63,9 @@ void nn_f32c_dw__scalar(size_t npix, size_t c, size_t ntaps, const void *const *
                         size_t step, const float *w, size_t ws, const float *bias, const float *z,
                         float lo, float hi, float *y, size_t ldy);
 void nn_f32c_dw__avx2(size_t npix, size_t c, size_t ntaps, const void *const *ind, size_t step,
+                      const float *w, size_t ws, const float *bias, const float *z, float lo,
+                      float hi, float *y, size_t ldy);
+void nn_f32c_dw__neon(size_t npix, size_t c, size_t ntaps, const void *const *ind, size_t step,
                       const float *w, size_t ws, const float *bias, const float *z, float lo,
                       float hi, float *y, size_t ldy);
 void nn_f32c_dw__avx512(size_t npix, size_t c, size_t ntaps, const void *const *ind,
@@ -94,6 +101,9 @@ void nn_f32c_wino_out__scalar(size_t c, const float *m, size_t ms, const float *
                               const float *const *z, float lo, float hi, float *const *y);
 void nn_f32c_wino_in__avx2(size_t c, const float *const *p, float *v, size_t vs);
 void nn_f32c_wino_out__avx2(size_t c, const float *m, size_t ms, const float *bias,
+                            const float *const *z, float lo, float hi, float *const *y);
+void nn_f32c_wino_in__neon(size_t c, const float *const *p, float *v, size_t vs);
+void nn_f32c_wino_out__neon(size_t c, const float *m, size_t ms, const float *bias,
                             const float *const *z, float lo, float hi, float *const *y);
 void nn_f32c_wino_in__avx512(size_t c, const float *const *p, float *v, size_t vs);
 void nn_f32c_wino_out__avx512(size_t c, const float *m, size_t ms, const float *bias,
