@@ -504,32 +504,27 @@ static nn_status q8c_run_op(nn_op_ctx *ctx) {
     nn_threadpool_parallelize(threads > 1 && tasks > 1 ? pool : NULL, q8c_dw_task, &r, tasks);
     return NN_OK;
   }
-  if (s->wino.u) {
+  nn_parallel_fn task_fn = q8c_dense_task;
+  r.panels = ((size_t)s->g.m + NN_Q8C_NR - 1) / NN_Q8C_NR;
+  if (s->wino.u) { /* Winograd: a task is a block of tb tiles */
     if (ctx->scratch_size < s->threads * s->wino_ws)
       return nn_op_error(ctx, NN_ERR_RUNTIME, "not prepared");
     r.tiles = nn_f32c_wino_tiles(&s->wino);
     r.tile_tasks = (r.tiles + s->wino.tb - 1) / s->wino.tb;
-    r.panels = ((size_t)s->g.m + NN_F32C_NR - 1) / NN_F32C_NR;
-    size_t groups = r.tile_tasks >= want ? 1 : (want + r.tile_tasks - 1) / r.tile_tasks;
-    if (groups > r.panels) groups = r.panels;
-    r.panel_chunk = (r.panels + groups - 1) / groups;
-    groups = (r.panels + r.panel_chunk - 1) / r.panel_chunk;
-    tasks = r.tile_tasks * groups;
-    nn_threadpool_parallelize(threads > 1 && tasks > 1 ? pool : NULL, wino_task, &r, tasks);
-    return NN_OK;
+    task_fn = wino_task;
+  } else {
+    r.tiles = (r.npix + NN_Q8C_MR - 1) / NN_Q8C_MR;
+    r.tile_chunk = Q8C_TILE_CHUNK;
+    while (r.tile_chunk > 1 && (r.tiles + r.tile_chunk - 1) / r.tile_chunk < want) r.tile_chunk /= 2;
+    r.tile_tasks = (r.tiles + r.tile_chunk - 1) / r.tile_chunk;
   }
-  r.tiles = (r.npix + NN_Q8C_MR - 1) / NN_Q8C_MR;
-  r.panels = ((size_t)s->g.m + NN_Q8C_NR - 1) / NN_Q8C_NR;
   /* Enough tasks to balance the threads: tile chunks first, then panel groups. */
-  r.tile_chunk = Q8C_TILE_CHUNK;
-  while (r.tile_chunk > 1 && (r.tiles + r.tile_chunk - 1) / r.tile_chunk < want) r.tile_chunk /= 2;
-  r.tile_tasks = (r.tiles + r.tile_chunk - 1) / r.tile_chunk;
   size_t groups = r.tile_tasks >= want ? 1 : (want + r.tile_tasks - 1) / r.tile_tasks;
   if (groups > r.panels) groups = r.panels;
   r.panel_chunk = (r.panels + groups - 1) / groups;
   groups = (r.panels + r.panel_chunk - 1) / r.panel_chunk;
   tasks = r.tile_tasks * groups;
-  nn_threadpool_parallelize(threads > 1 && tasks > 1 ? pool : NULL, q8c_dense_task, &r, tasks);
+  nn_threadpool_parallelize(threads > 1 && tasks > 1 ? pool : NULL, task_fn, &r, tasks);
   return NN_OK;
 }
 
