@@ -72,6 +72,10 @@ struct nn_op_def {
    * are folded at plan time whenever those shapes are known; run must not read
    * input data. */
   int shape_only;
+  /* Non-zero for ops whose output 0 holds input 0's bytes unchanged (Reshape, Flatten,
+   * Squeeze, Unsqueeze, Identity): the planner may give both one buffer (run must then
+   * copy nothing when the two data pointers are equal). */
+  int view;
 };
 
 /* Look up an op implementation; NULL if unsupported. */

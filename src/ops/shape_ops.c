@@ -102,7 +102,7 @@ static nn_status reshape_infer(nn_op_ctx *ctx) {
 }
 
 NN_OP(Reshape) = {.op_type = "Reshape", .domain = "", .infer = reshape_infer,
-                  .run = run_copy};
+                  .run = run_copy, .view = 1};
 
 /* ---- Flatten ---- */
 
@@ -120,7 +120,7 @@ static nn_status flatten_infer(nn_op_ctx *ctx) {
 }
 
 NN_OP(Flatten) = {.op_type = "Flatten", .domain = "", .infer = flatten_infer,
-                  .run = run_copy};
+                  .run = run_copy, .view = 1};
 
 /* ---- Squeeze / Unsqueeze ---- */
 
@@ -177,7 +177,7 @@ static nn_status squeeze_infer(nn_op_ctx *ctx) {
 }
 
 NN_OP(Squeeze) = {.op_type = "Squeeze", .domain = "", .infer = squeeze_infer,
-                  .run = run_copy};
+                  .run = run_copy, .view = 1};
 
 static nn_status unsqueeze_infer(nn_op_ctx *ctx) {
   if (nn_op_need_io(ctx, 1)) return NN_ERR_INVALID;
@@ -204,7 +204,7 @@ static nn_status unsqueeze_infer(nn_op_ctx *ctx) {
 }
 
 NN_OP(Unsqueeze) = {.op_type = "Unsqueeze", .domain = "", .infer = unsqueeze_infer,
-                    .run = run_copy};
+                    .run = run_copy, .view = 1};
 
 /* ---- Identity ---- */
 
@@ -215,7 +215,7 @@ static nn_status identity_infer(nn_op_ctx *ctx) {
 }
 
 NN_OP(Identity) = {.op_type = "Identity", .domain = "", .infer = identity_infer,
-                   .run = run_copy};
+                   .run = run_copy, .view = 1};
 
 /* ---- Shape / Size ---- */
 

@@ -169,7 +169,7 @@ static nn_status plan(nn_session *s) {
   const nn_graph *g = s->g;
   planner_item *items = NULL;
   int n_items = 0;
-  int *def_step = NULL, *last_step = NULL, *step_of = NULL;
+  int *def_step = NULL, *last_step = NULL, *step_of = NULL, *alias = NULL;
   nn_use_map uses = {0};
 
   memset(s->folded, 0, (size_t)g->n_nodes);
@@ -230,7 +230,8 @@ static nn_status plan(nn_session *s) {
   step_of = malloc(((size_t)g->n_nodes + 1) * sizeof(int));
   last_step = malloc(((size_t)g->n_tensors + 1) * sizeof(int));
   items = malloc(((size_t)g->n_tensors + 1) * sizeof *items);
-  if (!def_step || !last_step || !items || !step_of) {
+  alias = malloc(((size_t)g->n_tensors + 1) * sizeof *alias);
+  if (!def_step || !last_step || !items || !step_of || !alias) {
     st = nn_errorf(NN_ERR_NOMEM, "out of memory");
     goto done;
   }
@@ -247,11 +248,29 @@ static nn_status plan(nn_session *s) {
     for (int u = uses.off[t]; u < uses.off[t + 1]; u++)
       if (step_of[uses.cons[u]] > last_step[t]) last_step[t] = step_of[uses.cons[u]];
   for (int k = 0; k < s->n_out; k++) last_step[s->out_idx[k]] = g->n_nodes;
+  /* Views (op def 'view') share their input's buffer: alias[t] is the tensor whose item
+   * holds t, alive from its definition to the last use of any tensor sharing it. */
+#define PLANNED(t)                                                                      (!is_capture(s, t) && def_step[t] >= 0 && s->vals[t]->ndim >= 0 &&                     !(s->vals[t]->flags & (NN_V_CONST | NN_V_DYNAMIC)))
+  for (int t = 0; t < g->n_tensors; t++) alias[t] = t;
+  for (int oi = 0; oi < g->n_nodes; oi++) {
+    const int i = s->order[oi];
+    const nn_node *n = &g->nodes[i];
+    if (s->folded[i] || s->deferred[i] || !s->ctx[i].def || !s->ctx[i].def->view ||
+        n->n_inputs < 1 || n->n_outputs != 1)
+      continue;
+    const int ti = n->inputs[0], to = n->outputs[0];
+    if (ti < 0 || to < 0 || ti == to || !PLANNED(ti) || !PLANNED(to) || def_step[to] != oi) continue;
+    const nn_value *vi = s->vals[ti], *vo = s->vals[to];
+    if (vi->dtype != vo->dtype || vi->dtype == NN_STRING || vi->nbytes != vo->nbytes) continue;
+    const int r = alias[ti];
+    alias[to] = r;
+    const int end = last_step[to] > def_step[to] ? last_step[to] : def_step[to];
+    if (end > last_step[r]) last_step[r] = end;
+  }
   for (int t = 0; t < g->n_tensors; t++) {
     nn_value *v = s->vals[t];
-    if (is_capture(s, t) || def_step[t] < 0 || (v->flags & (NN_V_CONST | NN_V_DYNAMIC)))
-      continue;
-    if (v->ndim < 0) continue;
+    if (!PLANNED(t) || alias[t] != t) continue;
+#undef PLANNED
     items[n_items].id = t;
     items[n_items].size = (v->nbytes + NN_ALIGN - 1) / NN_ALIGN * NN_ALIGN;
     items[n_items].first = def_step[t];
@@ -269,6 +288,11 @@ static nn_status plan(nn_session *s) {
     v->data = s->arena + items[k].offset;
     v->capacity = items[k].size;
   }
+  for (int t = 0; t < g->n_tensors; t++)
+    if (alias[t] != t) {
+      s->vals[t]->data = s->vals[alias[t]]->data;
+      s->vals[t]->capacity = s->vals[alias[t]]->capacity;
+    }
 
   /* Prepare the nodes that will run. */
   for (int oi = 0; oi < g->n_nodes; oi++) {
@@ -293,6 +317,7 @@ done:
   free(step_of);
   free(last_step);
   free(items);
+  free(alias);
   return st;
 }
 

@@ -1,7 +1,8 @@
 /*
  * test_session.c - the executor on graphs built in memory: shape-only folding, a
  * re-plan when an input shape changes, no allocation in a run with unchanged shapes,
- * If bodies reading enclosing values, and clear errors for bad inputs.
+ * If bodies reading enclosing values, views sharing their input's buffer, and clear errors
+ * for bad inputs.
  * Linked with -Wl,--wrap for the allocation functions to count allocations.
  */
 #include <setjmp.h>
@@ -15,6 +16,7 @@
 #include "core/graph.h"
 #include "passes/passes.h"
 #include "quant/quantize.h"
+#include "runtime/session.h"
 
 /* ---- allocation counting ---- */
 static long g_allocs;
@@ -211,6 +213,45 @@ static void test_fixtures_no_alloc(void **state) {
   nn_model_free(m);
 }
 
+/* Views share their input's buffer: a = Relu(x), b = Flatten(a), c = Neg(b),
+ * d = b + c, y = d + x (= x). b is a's buffer, which must stay alive past a's last
+ * direct use (the Flatten) until the Add reads b: else c, planned after, takes it. */
+static void test_view_alias(void **state) {
+  (void)state;
+  nn_model *m = nn_model_new();
+  m->ir_version = 8;
+  m->n_opsets = 1;
+  m->opsets = calloc(1, sizeof *m->opsets);
+  m->opsets[0].domain = strdup("");
+  m->opsets[0].version = 17;
+  nn_graph *g = m->graph;
+  const int64_t xd[2] = {2, 3};
+  mark_io(g, "x", 1, NN_FLOAT, 2, xd);
+  const char *x[] = {"x"}, *a[] = {"a"}, *b[] = {"b"}, *c[] = {"c"}, *bc[] = {"b", "c"},
+             *d[] = {"d"}, *dx[] = {"d", "x"}, *y[] = {"y"};
+  add_node(g, "Relu", "relu", 1, x, 1, a);
+  add_node(g, "Flatten", "flatten", 1, a, 1, b);
+  add_node(g, "Neg", "neg", 1, b, 1, c);
+  add_node(g, "Add", "add", 2, bc, 1, d);
+  add_node(g, "Add", "add2", 2, dx, 1, y);
+  mark_io(g, "y", 0, NN_FLOAT, 2, xd);
+  assert_int_equal(nn_model_validate(m, 1), NN_OK);
+  nn_session *s = NULL;
+  assert_int_equal(nn_session_create(m, NULL, &s), NN_OK);
+  float xv[6] = {-3, -1, 0, 1, 2, 5};
+  nn_array in = {.dtype = NN_FLOAT, .ndim = 2, .dims = {2, 3}, .data = xv, .nbytes = sizeof xv};
+  const char *names[] = {"x"};
+  for (int rep = 0; rep < 2; rep++) {
+    assert_int_equal(nn_session_run(s, 1, names, &in), NN_OK);
+    const float *yv = nn_session_output(s, 0)->data;
+    for (int i = 0; i < 6; i++) assert_true(yv[i] == xv[i]);
+  }
+  assert_ptr_equal(nn_session_value(s, nn_graph_find(g, "b"))->data,
+                   nn_session_value(s, nn_graph_find(g, "a"))->data);
+  nn_session_free(s);
+  nn_model_free(m);
+}
+
 static void test_bad_inputs(void **state) {
   (void)state;
   nn_model *m = build_model();
@@ -272,6 +313,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_run_replan_no_alloc),
       cmocka_unit_test(test_fixtures_no_alloc),
+      cmocka_unit_test(test_view_alias),
       cmocka_unit_test(test_bad_inputs),
       cmocka_unit_test(test_unsupported_op),
       cmocka_unit_test(test_passes),
