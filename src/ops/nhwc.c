@@ -492,7 +492,7 @@ static nn_status q8c_run_op(nn_op_ctx *ctx) {
       return nn_op_error(ctx, NN_ERR_INVALID, "input 'Z' must have the output's shape");
     r.z = z->data;
   }
-  const size_t want = threads > 1 ? 4 * threads : 1;
+  size_t want = threads > 1 ? 4 * threads : 1;
   size_t tasks;
   if (s->dw) {
     const size_t rows = (size_t)(s->g.n * s->g.oh);
@@ -512,6 +512,7 @@ static nn_status q8c_run_op(nn_op_ctx *ctx) {
     r.tiles = nn_f32c_wino_tiles(&s->wino);
     r.tile_tasks = (r.tiles + s->wino.tb - 1) / s->wino.tb;
     task_fn = wino_task;
+    if (r.tile_tasks == 1) want = threads; /* each panel group transforms the block again */
   } else {
     r.tiles = (r.npix + NN_Q8C_MR - 1) / NN_Q8C_MR;
     r.tile_chunk = Q8C_TILE_CHUNK;
@@ -623,8 +624,9 @@ static nn_status fc_prepare(nn_op_ctx *ctx) {
     size_t tb = 4096 / kc / NN_F32C_MR * NN_F32C_MR; /* V of a block: ~256 KB */
     if (tb < NN_F32C_MR) tb = NN_F32C_MR;
     if (tb > 64) tb = 64;
-    if (tb > (tiles + NN_F32C_MR - 1) / NN_F32C_MR * NN_F32C_MR)
-      tb = (tiles + NN_F32C_MR - 1) / NN_F32C_MR * NN_F32C_MR;
+    const size_t all = (tiles + NN_F32C_MR - 1) / NN_F32C_MR * NN_F32C_MR;
+    /* few tiles: one block, which reads U once (V up to ~512 KB) */
+    if (tb > all || (all <= 4 * tb && all * kc <= 8192)) tb = all;
     s->wino = (nn_f32c_wino){.n = (size_t)g.n, .h = (size_t)g.h, .w = (size_t)g.w, .c = kc,
                              .m = m, .oh = (size_t)g.oh, .ow = (size_t)g.ow, .pt = (size_t)g.pt,
                              .pl = (size_t)g.pl, .tb = tb, .u = s->fw, .bias = s->fbias,
