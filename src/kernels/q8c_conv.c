@@ -95,6 +95,7 @@ void nn_q8c_dw__scalar(size_t npix, size_t c, size_t ntaps, const void *const *i
 nn_q8c_conv_fn nn_q8c_conv_for(const nn_kernels *k) {
 #if defined(__x86_64__)
   if (k->isa == NN_ISA_AVX512VNNI) return nn_q8c_conv_8x32__avx512vnni;
+  if (k->isa == NN_ISA_AVX2 || k->isa == NN_ISA_AVX512) return nn_q8c_conv_8x32__avx2;
 #else
   (void)k;
 #endif

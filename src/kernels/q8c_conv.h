@@ -46,6 +46,10 @@ void nn_q8c_conv_8x32__scalar(size_t mr, size_t nc, size_t ntaps, size_t kc,
                               const void *const *ind, size_t step, const int8_t *w, const int32_t *bias,
                               const float *scale, const nn_q8c_params *p, uint8_t *y,
                               size_t ldy);
+void nn_q8c_conv_8x32__avx2(size_t mr, size_t nc, size_t ntaps, size_t kc,
+                            const void *const *ind, size_t step, const int8_t *w,
+                            const int32_t *bias, const float *scale, const nn_q8c_params *p,
+                            uint8_t *y, size_t ldy);
 void nn_q8c_conv_8x32__avx512vnni(size_t mr, size_t nc, size_t ntaps, size_t kc,
                                   const void *const *ind, size_t step, const int8_t *w,
                                   const int32_t *bias, const float *scale,
@@ -87,7 +91,9 @@ void nn_q8c_pack_dw(size_t c, size_t ntaps, const int8_t *w, const int32_t *bias
                     const float *scale, int8_t *wout, int32_t *bout, float *sout);
 
 /* The kernels for a kernel table's level, or NULL where the planar (NCHW) paths are
- * the faster ones: channel-last convolution is used only where both exist. */
+ * the faster ones: channel-last convolution is used where the dense kernel exists, and
+ * chains with depthwise layers only where the depthwise one does too (AVX2 and AVX-512
+ * without VNNI have the dense one only). */
 struct nn_kernels;
 nn_q8c_conv_fn nn_q8c_conv_for(const struct nn_kernels *k);
 nn_q8c_dw_fn nn_q8c_dw_for(const struct nn_kernels *k);
