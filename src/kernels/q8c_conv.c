@@ -54,15 +54,6 @@ size_t nn_q8c_dw_terms(size_t c) {
   return (c + NN_Q8C_DW_CB - 1) / NN_Q8C_DW_CB * NN_Q8C_DW_CB;
 }
 
-/* Channel ch of a block: lane (ch % 64) / 4 of accumulator (ch % 4). */
-static size_t dw_term_index(size_t ch) {
-  return ch / NN_Q8C_DW_CB * NN_Q8C_DW_CB + (ch % 4) * 16 + (ch % NN_Q8C_DW_CB) / 4;
-}
-
-static size_t dw_w_index(size_t ch, size_t t, size_t ntaps) {
-  const size_t b = ch / NN_Q8C_DW_CB, i = ch % NN_Q8C_DW_CB;
-  return ((b * ntaps + t) * 4 + i % 4) * NN_Q8C_DW_CB + i;
-}
 
 void nn_q8c_pack_dw(size_t c, size_t ntaps, const int8_t *w, const int32_t *bias,
                     const float *scale, int8_t *wout, int32_t *bout, float *sout) {
@@ -73,9 +64,9 @@ void nn_q8c_pack_dw(size_t c, size_t ntaps, const int8_t *w, const int32_t *bias
     sout[i] = 0.0f;
   }
   for (size_t ch = 0; ch < c; ch++) {
-    for (size_t t = 0; t < ntaps; t++) wout[dw_w_index(ch, t, ntaps)] = w[ch * ntaps + t];
-    bout[dw_term_index(ch)] = bias[ch];
-    sout[dw_term_index(ch)] = scale[ch];
+    for (size_t t = 0; t < ntaps; t++) wout[nn_q8c_dw_w_index(ch, t, ntaps)] = w[ch * ntaps + t];
+    bout[nn_q8c_dw_term_index(ch)] = bias[ch];
+    sout[nn_q8c_dw_term_index(ch)] = scale[ch];
   }
 }
 
@@ -84,10 +75,10 @@ void nn_q8c_dw__scalar(size_t npix, size_t c, size_t ntaps, const void *const *i
                        const nn_q8c_params *p, uint8_t *y, size_t ldy) {
   for (size_t i = 0; i < npix; i++)
     for (size_t ch = 0; ch < c; ch++) {
-      uint32_t acc = (uint32_t)bias[dw_term_index(ch)];
+      uint32_t acc = (uint32_t)bias[nn_q8c_dw_term_index(ch)];
       for (size_t t = 0; t < ntaps; t++)
-        acc += (uint32_t)((int32_t)((const uint8_t *)ind[t])[i * step + ch] * (int32_t)w[dw_w_index(ch, t, ntaps)]);
-      y[i * ldy + ch] = (uint8_t)nn_requantize_one((int32_t)acc, scale[dw_term_index(ch)],
+        acc += (uint32_t)((int32_t)((const uint8_t *)ind[t])[i * step + ch] * (int32_t)w[nn_q8c_dw_w_index(ch, t, ntaps)]);
+      y[i * ldy + ch] = (uint8_t)nn_requantize_one((int32_t)acc, scale[nn_q8c_dw_term_index(ch)],
                                                    p->out_zp, p->qmin, p->qmax);
     }
 }
@@ -105,6 +96,7 @@ nn_q8c_conv_fn nn_q8c_conv_for(const nn_kernels *k) {
 nn_q8c_dw_fn nn_q8c_dw_for(const nn_kernels *k) {
 #if defined(__x86_64__)
   if (k->isa == NN_ISA_AVX512VNNI) return nn_q8c_dw__avx512vnni;
+  if (k->isa == NN_ISA_AVX2 || k->isa == NN_ISA_AVX512) return nn_q8c_dw__avx2;
 #else
   (void)k;
 #endif

@@ -79,9 +79,22 @@ typedef void (*nn_q8c_dw_fn)(size_t npix, size_t c, size_t ntaps, const void *co
 void nn_q8c_dw__scalar(size_t npix, size_t c, size_t ntaps, const void *const *ind,
                        size_t step, const int8_t *w, const int32_t *bias, const float *scale,
                        const nn_q8c_params *p, uint8_t *y, size_t ldy);
+void nn_q8c_dw__avx2(size_t npix, size_t c, size_t ntaps, const void *const *ind, size_t step,
+                     const int8_t *w, const int32_t *bias, const float *scale,
+                     const nn_q8c_params *p, uint8_t *y, size_t ldy);
 void nn_q8c_dw__avx512vnni(size_t npix, size_t c, size_t ntaps, const void *const *ind,
                            size_t step, const int8_t *w, const int32_t *bias, const float *scale,
                            const nn_q8c_params *p, uint8_t *y, size_t ldy);
+
+/* Where nn_q8c_pack_dw puts channel ch's bias and scale (lane (ch % 64) / 4 of
+ * accumulator ch % 4 of its block) and its weight of tap t. */
+static inline size_t nn_q8c_dw_term_index(size_t ch) {
+  return ch / NN_Q8C_DW_CB * NN_Q8C_DW_CB + (ch % 4) * 16 + (ch % NN_Q8C_DW_CB) / 4;
+}
+static inline size_t nn_q8c_dw_w_index(size_t ch, size_t t, size_t ntaps) {
+  const size_t b = ch / NN_Q8C_DW_CB, i = ch % NN_Q8C_DW_CB;
+  return ((b * ntaps + t) * 4 + i % 4) * NN_Q8C_DW_CB + i;
+}
 
 /* Bytes of nn_q8c_pack_dw's weights; its bias and scale arrays hold nn_q8c_dw_terms(c). */
 size_t nn_q8c_pack_dw_size(size_t c, size_t ntaps);
@@ -91,9 +104,7 @@ void nn_q8c_pack_dw(size_t c, size_t ntaps, const int8_t *w, const int32_t *bias
                     const float *scale, int8_t *wout, int32_t *bout, float *sout);
 
 /* The kernels for a kernel table's level, or NULL where the planar (NCHW) paths are
- * the faster ones: channel-last convolution is used where the dense kernel exists, and
- * chains with depthwise layers only where the depthwise one does too (AVX2 and AVX-512
- * without VNNI have the dense one only). */
+ * the faster ones (channel-last convolution is used where both exist). */
 struct nn_kernels;
 nn_q8c_conv_fn nn_q8c_conv_for(const struct nn_kernels *k);
 nn_q8c_dw_fn nn_q8c_dw_for(const struct nn_kernels *k);

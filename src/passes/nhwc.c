@@ -306,10 +306,9 @@ nn_status nn_pass_nhwc(nn_model *m, unsigned what, int *n_changed) {
   /* Groups stay planar when small (the transposes would cost more than they save), or
    * when dense convolutions leave part of the kernel's 32-channel tile empty and no
    * depthwise convolution (where the planar path pays transposes of its own) makes up
-   * for it: U-Nets of 20, 40, 80 channels run faster planar (with AVX-512 VNNI; where
-   * the level has the dense 8-bit kernel only, NN_NHWC_Q8_DENSE_ONLY, groups with
-   * depthwise layers stay planar and all others convert, even of one convolution: the
-   * planar kernels there are 1.7x slower than the transposes cost). Float groups convert with
+   * for it: U-Nets of 20, 40, 80 channels run faster planar (with AVX-512 VNNI; with
+   * AVX2, NN_NHWC_Q8_ANY, every 8-bit group converts, even of one convolution: the
+   * planar 8-bit kernels there are the slower ones by far). Float groups convert with
    * depthwise convolutions (MobileNets: -6% on MobileNetV2) or 3x3 convolutions that
    * ConvNhwc runs as Winograd F(2x2, 3x3) (ResNet-18 36 -> 23 ms), the latter however
    * small (a U-Net's decoder block between a Concat and an upsampling is two: 287 MB
@@ -323,8 +322,8 @@ nn_status nn_pass_nhwc(nn_model *m, unsigned what, int *n_changed) {
       keep = convs[r] > 0;
     else if (flt[r])
       keep = (dws[r] >= 1 && convs[r] >= 3) || wino[r] >= 1;
-    else if (what & NN_NHWC_Q8_DENSE_ONLY)
-      keep = convs[r] >= 1 && !dws[r];
+    else if (what & NN_NHWC_Q8_ANY)
+      keep = convs[r] >= 1;
     else
       keep = convs[r] >= 3 && !(odd[r] && !dws[r]);
     if (kind[i] && !keep) kind[i] = K_NONE;

@@ -591,7 +591,7 @@ static nn_status lowered_copy(const nn_model *m, int nhwc, nn_model **out) {
   if (!st && n && nhwc && q8_channel_last()) {
     int moved;
     st = nn_pass_nhwc(c, NN_NHWC_Q8 | (f32_channel_last() ? NN_NHWC_F32 : 0) |
-                             (nn_q8c_dw_for(nn_kernels_get()) ? 0 : NN_NHWC_Q8_DENSE_ONLY) |
+                             (nn_kernels_get()->isa == NN_ISA_AVX512VNNI ? 0 : NN_NHWC_Q8_ANY) |
                              layout_forced("NNOPT_Q8_LAYOUT"), &moved);
   }
   if (st || !n) {
