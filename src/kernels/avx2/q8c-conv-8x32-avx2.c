@@ -15,6 +15,8 @@
 
 #include "kernels/q8c_conv.h"
 
+#define RN (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC) /* an immediate at any -O */
+
 static inline __m256i xquad(const uint8_t *p) {
   int32_t v;
   memcpy(&v, p, 4);
@@ -42,11 +44,10 @@ static inline __m256i xquad_tail(const uint8_t *p, size_t left) {
  * narrowed and stored, n <= 16 bytes. */
 static inline void store16(uint8_t *y, size_t n, __m256i v0, __m256i v1, __m256 s0, __m256 s1,
                            __m256 lo, __m256 hi, __m256i zp) {
-  const int rn = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
   __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(v0), s0);
   __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(v1), s1);
-  f0 = _mm256_round_ps(_mm256_min_ps(_mm256_max_ps(f0, lo), hi), rn);
-  f1 = _mm256_round_ps(_mm256_min_ps(_mm256_max_ps(f1, lo), hi), rn);
+  f0 = _mm256_round_ps(_mm256_min_ps(_mm256_max_ps(f0, lo), hi), RN);
+  f1 = _mm256_round_ps(_mm256_min_ps(_mm256_max_ps(f1, lo), hi), RN);
   const __m256i q0 = _mm256_add_epi32(_mm256_cvtps_epi32(f0), zp);
   const __m256i q1 = _mm256_add_epi32(_mm256_cvtps_epi32(f1), zp);
   /* in range: the saturating packs only narrow; then back into channel order */
