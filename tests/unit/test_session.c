@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/graph.h"
+#include "graph_builder.h"
 #include "passes/passes.h"
 #include "quant/quantize.h"
 #include "runtime/session.h"
@@ -76,12 +77,7 @@ static void mark_io(nn_graph *g, const char *name, int input, nn_dtype dt, int n
 /* x[N,4] -> Shape -> Reshape(x, shape) -> Transpose -> y[4,N];
  * If(cond): then z = Identity(y) (captured), else z = Transpose(y). */
 static nn_model *build_model(void) {
-  nn_model *m = nn_model_new();
-  m->ir_version = 8;
-  m->n_opsets = 1;
-  m->opsets = calloc(1, sizeof *m->opsets);
-  m->opsets[0].domain = strdup("");
-  m->opsets[0].version = 17;
+  nn_model *m = new_model(8, 17);
   nn_graph *g = m->graph;
   int64_t xd[2] = {-1, 4}, yd[2] = {4, -1};
   mark_io(g, "x", 1, NN_FLOAT, 2, xd);
@@ -218,12 +214,7 @@ static void test_fixtures_no_alloc(void **state) {
  * direct use (the Flatten) until the Add reads b: else c, planned after, takes it. */
 static void test_view_alias(void **state) {
   (void)state;
-  nn_model *m = nn_model_new();
-  m->ir_version = 8;
-  m->n_opsets = 1;
-  m->opsets = calloc(1, sizeof *m->opsets);
-  m->opsets[0].domain = strdup("");
-  m->opsets[0].version = 17;
+  nn_model *m = new_model(8, 17);
   nn_graph *g = m->graph;
   const int64_t xd[2] = {2, 3};
   mark_io(g, "x", 1, NN_FLOAT, 2, xd);

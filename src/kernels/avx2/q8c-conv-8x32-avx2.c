@@ -13,9 +13,8 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "kernels/q8_avx2_inl.h"
 #include "kernels/q8c_conv.h"
-
-#define RN (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC) /* an immediate at any -O */
 
 static inline __m256i xquad(const uint8_t *p) {
   int32_t v;
@@ -44,23 +43,12 @@ static inline __m256i xquad_tail(const uint8_t *p, size_t left) {
  * narrowed and stored, n <= 16 bytes. */
 static inline void store16(uint8_t *y, size_t n, __m256i v0, __m256i v1, __m256 s0, __m256 s1,
                            __m256 lo, __m256 hi, __m256i zp) {
-  __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(v0), s0);
-  __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(v1), s1);
-  f0 = _mm256_round_ps(_mm256_min_ps(_mm256_max_ps(f0, lo), hi), RN);
-  f1 = _mm256_round_ps(_mm256_min_ps(_mm256_max_ps(f1, lo), hi), RN);
-  const __m256i q0 = _mm256_add_epi32(_mm256_cvtps_epi32(f0), zp);
-  const __m256i q1 = _mm256_add_epi32(_mm256_cvtps_epi32(f1), zp);
+  const __m256i q0 = q8_round_clamp8(_mm256_mul_ps(_mm256_cvtepi32_ps(v0), s0), lo, hi, zp);
+  const __m256i q1 = q8_round_clamp8(_mm256_mul_ps(_mm256_cvtepi32_ps(v1), s1), lo, hi, zp);
   /* in range: the saturating packs only narrow; then back into channel order */
   const __m256i h = _mm256_permute4x64_epi64(_mm256_packs_epi32(q0, q1), 0xD8);
   const __m256i b = _mm256_permute4x64_epi64(_mm256_packus_epi16(h, h), 0xD8);
-  const __m128i b16 = _mm256_castsi256_si128(b);
-  if (n >= 16) {
-    _mm_storeu_si128((__m128i *)y, b16);
-  } else {
-    uint8_t t[16];
-    _mm_storeu_si128((__m128i *)t, b16);
-    memcpy(y, t, n);
-  }
+  q8_store_bytes(y, _mm256_castsi256_si128(b), n);
 }
 
 /* Pixels r0 .. r0 + 3 of the tile, channels j0 .. j0 + 15 of the panel (n16 stored). */

@@ -13,9 +13,8 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "kernels/q8_avx2_inl.h"
 #include "kernels/q8c_conv.h"
-
-#define RN (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC) /* an immediate at any -O */
 #include "kernels/ref/requant.h"
 
 #define Q8C_DW_AVX2_MAX_PAIRS 32 /* 64 taps (the ops' limit); more go channel by channel */
@@ -38,12 +37,9 @@ static inline __m256i ld16(const uint8_t *p) {
  * and store its 16 bytes in channel order. */
 static inline void store_group(uint8_t *y, __m256i lo, __m256i hi, __m256 sl, __m256 sh,
                                __m256 qlo, __m256 qhi, __m256i zp) {
-  __m256 fl = _mm256_mul_ps(_mm256_cvtepi32_ps(lo), sl);
-  __m256 fh = _mm256_mul_ps(_mm256_cvtepi32_ps(hi), sh);
-  fl = _mm256_round_ps(_mm256_min_ps(_mm256_max_ps(fl, qlo), qhi), RN);
-  fh = _mm256_round_ps(_mm256_min_ps(_mm256_max_ps(fh, qlo), qhi), RN);
-  const __m256i h = _mm256_packs_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fl), zp),
-                                       _mm256_add_epi32(_mm256_cvtps_epi32(fh), zp));
+  const __m256i ql = q8_round_clamp8(_mm256_mul_ps(_mm256_cvtepi32_ps(lo), sl), qlo, qhi, zp);
+  const __m256i qh = q8_round_clamp8(_mm256_mul_ps(_mm256_cvtepi32_ps(hi), sh), qlo, qhi, zp);
+  const __m256i h = _mm256_packs_epi32(ql, qh);
   const __m256i b = _mm256_permute4x64_epi64(_mm256_packus_epi16(h, h), 0xD8);
   _mm_storeu_si128((__m128i *)y, _mm256_castsi256_si128(b));
 }
