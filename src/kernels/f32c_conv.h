@@ -86,7 +86,9 @@ void nn_f32c_dw__avx512(size_t npix, size_t c, size_t ntaps, const void *const *
  *   y(tile)[j]     = clamp((A^T M A)[j] + bias[j] (+ z), lo, hi)  (2x2 pixels).
  * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
  * A^T = [1 1 1 0; 0 1 -1 -1]. Sums in another order than the direct convolution: within
- * the float tolerance of the tests (values grow at most 4x in the transforms).
+ * the float tolerance of the tests (values grow at most 4x in the transforms). A NaN or
+ * infinite input reaches all four outputs of every tile that reads it (the direct
+ * convolution: only those whose 3x3 window holds it), as in other Winograd runtimes.
  *
  * wino_in: the tile's 16 input pixels p[4 * row + col] (c floats each; padding points at
  * zeros) into v[xi * vs + ch]. wino_out: m[xi * ms + ch] into the tile's output pixels
