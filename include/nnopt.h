@@ -189,7 +189,9 @@ typedef struct nn_session_options {
   int qdq_as_float;
 } nn_session_options;
 
-/* The model must outlive the session. opt may be NULL. */
+/* The model must outlive the session, its weights unchanged while the session lives (the
+ * session reads them in place, also through the private copies it may make of the graph).
+ * opt may be NULL. */
 nn_status nn_session_create(const nn_model *m, const nn_session_options *opt,
                             nn_session **out);
 void nn_session_free(nn_session *s);
