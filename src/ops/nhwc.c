@@ -114,7 +114,7 @@ typedef struct q8c_state {
   int pointwise;    /* 1x1, stride 1, no padding: pixel q reads x + q * c */
   int64_t ox_lo, ox_hi; /* output columns whose windows are inside the input's columns */
   nn_q8c_params p;
-  size_t threads, ws_stride, panel_bytes;
+  size_t threads, ws_stride, panel_bytes; /* ws_stride: bytes of a thread's workspace */
   /* float32 (ConvNhwc): es = 4 and these instead of the 8-bit kernels and terms */
   size_t es;         /* bytes per element: 1 or 4 */
   nn_f32c_conv_fn fconv;
@@ -122,7 +122,6 @@ typedef struct q8c_state {
   float *fw, *fbias; /* packed weights; bias (panels of 32 / rounded up to 16) */
   float lo, hi;      /* activation bounds */
   nn_f32c_wino wino; /* 3x3 of stride 1: Winograd F(2x2, 3x3) when wino.u is set (= fw) */
-  size_t wino_ws;    /* bytes of a thread's workspace (64-byte multiple) */
 } q8c_state;
 
 static void q8c_release(void *s) {
@@ -470,7 +469,7 @@ static void wino_task(void *ctx, size_t thread, size_t task) {
   const size_t j1 = j0 + r->panel_chunk * NN_F32C_NR < (size_t)s->g.m ? j0 + r->panel_chunk * NN_F32C_NR
                                                                       : (size_t)s->g.m;
   nn_f32c_wino_block(&s->wino, (const float *)(const void *)r->x, r->z, (float *)(void *)r->y, t0,
-                     nt, j0, j1, (float *)(void *)(r->ws + thread * s->wino_ws));
+                     nt, j0, j1, (float *)(void *)(r->ws + thread * s->ws_stride));
 }
 
 static nn_status q8c_run_op(nn_op_ctx *ctx) {
@@ -507,8 +506,6 @@ static nn_status q8c_run_op(nn_op_ctx *ctx) {
   nn_parallel_fn task_fn = q8c_dense_task;
   r.panels = ((size_t)s->g.m + NN_Q8C_NR - 1) / NN_Q8C_NR;
   if (s->wino.u) { /* Winograd: a task is a block of tb tiles */
-    if (ctx->scratch_size < s->threads * s->wino_ws)
-      return nn_op_error(ctx, NN_ERR_RUNTIME, "not prepared");
     r.tiles = nn_f32c_wino_tiles(&s->wino);
     r.tile_tasks = (r.tiles + s->wino.tb - 1) / s->wino.tb;
     task_fn = wino_task;
@@ -633,8 +630,9 @@ static nn_status fc_prepare(nn_op_ctx *ctx) {
                              .zero = (const float *)(const void *)s->zbuf, .lo = lo, .hi = hi,
                              .gemm = s->fconv, .in = nn_f32c_wino_in_for(k),
                              .out = nn_f32c_wino_out_for(k)};
-    s->wino_ws = align64(nn_f32c_wino_ws_size(&s->wino, 0, panels * NN_F32C_NR) * sizeof(float));
-    if (s->wino_ws > s->ws_stride) ctx->scratch_size = s->threads * s->wino_ws;
+    /* its V and M blocks instead of the indirection */
+    s->ws_stride = align64(nn_f32c_wino_ws_size(&s->wino, 0, panels * NN_F32C_NR) * sizeof(float));
+    ctx->scratch_size = s->threads * s->ws_stride;
   }
   return NN_OK;
 }

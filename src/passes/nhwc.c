@@ -51,6 +51,18 @@ static int explicit_2d(const nn_node *n) {
   return (np < 0 || np == 4) && (ns < 0 || ns == 2) && (nd < 0 || nd == 2);
 }
 
+/* A convolution by the 4-D weight w that the channel-last kernels take: group 1 or
+ * depthwise, at most 64 taps, kernel_shape (if given) matching w, explicit 2-D pads. */
+static int conv_shape_ok(const nn_graph *g, const nn_node *n, int w) {
+  const int64_t *d = g->tensors[w].dims, grp = nn_attr_int(n, "group", 1);
+  if (!(grp == 1 || (grp == d[0] && d[1] == 1))) return 0;
+  if (d[2] * d[3] > 64 || d[2] < 1 || d[3] < 1) return 0;
+  const int64_t *ks;
+  const int nk = nn_attr_ints(n, "kernel_shape", &ks);
+  if (nk >= 0 && (nk != 2 || ks[0] != d[2] || ks[1] != d[3])) return 0;
+  return explicit_2d(n);
+}
+
 static int conv_ok(const nn_graph *g, const nn_node *n) {
   if (n->domain[0] || strcmp(n->op_type, "QLinearConv") || n->n_inputs < 8 || n->n_outputs != 1)
     return 0;
@@ -67,13 +79,7 @@ static int conv_ok(const nn_graph *g, const nn_node *n) {
       if (z[i]) return 0;
   }
   if (n->n_inputs > 8 && n->inputs[8] >= 0 && !is_init(g, n->inputs[8])) return 0;
-  const int64_t *d = g->tensors[w].dims, grp = nn_attr_int(n, "group", 1);
-  if (!(grp == 1 || (grp == d[0] && d[1] == 1))) return 0;
-  if (d[2] * d[3] > 64 || d[2] < 1 || d[3] < 1) return 0;
-  const int64_t *ks;
-  const int nk = nn_attr_ints(n, "kernel_shape", &ks);
-  if (nk >= 0 && (nk != 2 || ks[0] != d[2] || ks[1] != d[3])) return 0;
-  return explicit_2d(n);
+  return conv_shape_ok(g, n, w);
 }
 
 static int pool_ok(const nn_node *n) {
@@ -160,17 +166,11 @@ static int fconv_ok(const nn_graph *g, const nn_node *n) {
   if (n->n_inputs > 2 && n->inputs[2] >= 0 &&
       (!is_init(g, n->inputs[2]) || g->tensors[n->inputs[2]].dtype != NN_FLOAT))
     return 0;
-  const int64_t *d = g->tensors[w].dims, grp = nn_attr_int(n, "group", 1);
-  if (!(grp == 1 || (grp == d[0] && d[1] == 1))) return 0;
-  if (d[2] * d[3] > 64 || d[2] < 1 || d[3] < 1) return 0;
-  const int64_t *ks;
-  const int nk = nn_attr_ints(n, "kernel_shape", &ks);
-  if (nk >= 0 && (nk != 2 || ks[0] != d[2] || ks[1] != d[3])) return 0;
   const char *a = nn_attr_string(n, "activation", "");
   const float *v;
   if (*a && strcmp(a, "Relu") && !(!strcmp(a, "Clip") && nn_attr_floats(n, "activation_params", &v) == 2))
     return 0;
-  return explicit_2d(n);
+  return conv_shape_ok(g, n, w);
 }
 
 /* A float convolution (fconv_ok) that ConvNhwc runs as Winograd F(2x2, 3x3). */

@@ -14,6 +14,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "kernels/dispatch.h"
+
 static int kt_failures, kt_checks;
 
 #define KT_CHECK(cond, ...)                                                   \
@@ -82,6 +84,22 @@ static inline float *kt_guard_rand(size_t n, kt_guard *g) {
   float *p = kt_guard_alloc(n, g);
   for (size_t i = 0; i < n; i++) p[i] = kt_frand();
   return p;
+}
+
+/* Every kernel level, in the order the tests run them. */
+static const nn_isa kt_levels[] = {NN_ISA_REF,        NN_ISA_AVX2, NN_ISA_AVX512,
+                                   NN_ISA_AVX512VNNI, NN_ISA_NEON, NN_ISA_NEONDOT};
+#define KT_NLEVELS (sizeof kt_levels / sizeof *kt_levels)
+
+/* Level isa's kernel table into *k when this CPU has the level and NNOPT_ISA, when set,
+ * names it: prints "level NAME" and returns the name; else NULL (skip the level). */
+static inline const char *kt_level(nn_isa isa, nn_kernels *k) {
+  const char *only = getenv("NNOPT_ISA");
+  nn_kernels_fill(k, isa);
+  if (k->isa != isa) return NULL; /* not on this CPU */
+  if (only && *only && nn_isa_parse(only) != (int)isa) return NULL;
+  printf("level %s\n", nn_isa_name(isa));
+  return nn_isa_name(isa);
 }
 
 static inline int kt_report(const char *name) {

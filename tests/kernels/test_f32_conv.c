@@ -231,14 +231,9 @@ int main(void) {
   test_sum(&sk, NULL);
   test_strided(&sk, NULL);
   test_rows_all(&sk, pool2);
-  const char *only = getenv("NNOPT_ISA"); /* restrict to one level when set */
   for (size_t l = 0; l < sizeof levels / sizeof *levels; l++) {
     nn_kernels k;
-    nn_kernels_fill(&k, levels[l]);
-    if (k.isa != levels[l] || !k.f32_gemm_ukernel) continue; /* not on this CPU */
-    if (only && *only && nn_isa_parse(only) != (int)levels[l]) continue;
-    g_level = nn_isa_name(levels[l]);
-    printf("level %s\n", g_level);
+    if (!(g_level = kt_level(levels[l], &k)) || !k.f32_gemm_ukernel) continue;
     test_shifted(&k, NULL);
     test_shifted(&k, pool2);
     test_sum(&k, NULL);

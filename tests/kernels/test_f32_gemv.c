@@ -100,14 +100,10 @@ int main(void) {
   g_level = "scalar";
   sweep(&sk, NULL);
   sweep(&sk, pool2);
-  const char *only = getenv("NNOPT_ISA");
   for (size_t l = 0; l < sizeof levels / sizeof *levels; l++) {
     nn_kernels k;
-    nn_kernels_fill(&k, levels[l]);
-    if (k.isa != levels[l] || !k.f32_gemm_ukernel) continue; /* not on this CPU */
-    if (only && *only && nn_isa_parse(only) != (int)levels[l]) continue;
-    g_level = nn_isa_name(levels[l]);
-    printf("level %s%s\n", g_level, k.f32_gemv ? "" : " (tile kernel)");
+    if (!(g_level = kt_level(levels[l], &k)) || !k.f32_gemm_ukernel) continue;
+    if (!k.f32_gemv) printf("  (no GEMV kernel: the tile kernel)\n");
     sweep(&k, NULL);
     sweep(&k, pool2);
   }

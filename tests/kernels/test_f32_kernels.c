@@ -686,14 +686,9 @@ int main(void) {
   test_driver(&sk, pool3);
   test_conv(&sk, NULL);
   test_convt(&sk, pool3);
-  const char *only = getenv("NNOPT_ISA"); /* restrict to one level when set */
   for (size_t l = 0; l < sizeof levels / sizeof *levels; l++) {
     nn_kernels k;
-    nn_kernels_fill(&k, levels[l]);
-    if (k.isa != levels[l]) continue; /* not on this CPU */
-    if (only && *only && nn_isa_parse(only) != (int)levels[l]) continue;
-    g_level = nn_isa_name(levels[l]);
-    printf("level %s\n", g_level);
+    if (!(g_level = kt_level(levels[l], &k))) continue;
     test_gemm_entry(&k);
     if (!k.f32_gemm_ukernel) continue;
     test_ukernel(&k);

@@ -53,18 +53,11 @@ static void mmd_case(nn_f32_mmd_ukernel_fn uk, size_t m, size_t n, size_t k, siz
 }
 
 int main(void) {
-  static const nn_isa levels[] = {NN_ISA_REF,        NN_ISA_AVX2, NN_ISA_AVX512,
-                                  NN_ISA_AVX512VNNI, NN_ISA_NEON, NN_ISA_NEONDOT};
   static const size_t ms[] = {1, 7, 8, 9, 20}, ns[] = {1, 5, 16, 17, 31, 32, 33, 64, 70},
                       ks[] = {0, 1, 3, 16, 64, 129};
-  const char *only = getenv("NNOPT_ISA"); /* restrict to one level when set */
-  for (size_t l = 0; l < sizeof levels / sizeof *levels; l++) {
+  for (size_t l = 0; l < KT_NLEVELS; l++) {
     nn_kernels k;
-    nn_kernels_fill(&k, levels[l]);
-    if (k.isa != levels[l]) continue; /* not on this CPU */
-    if (only && *only && nn_isa_parse(only) != (int)levels[l]) continue;
-    g_level = nn_isa_name(levels[l]);
-    printf("level %s\n", g_level);
+    if (!(g_level = kt_level(kt_levels[l], &k))) continue;
     const nn_f32_mmd_ukernel_fn uk = nn_f32_mmd_ukernel_for(&k);
     for (size_t a = 0; a < sizeof ms / sizeof *ms; a++)
       for (size_t b = 0; b < sizeof ns / sizeof *ns; b++)

@@ -257,16 +257,9 @@ static void wino_exact(nn_f32c_wino_in_fn in, nn_f32c_wino_out_fn out) {
 }
 
 int main(void) {
-  static const nn_isa levels[] = {NN_ISA_REF,        NN_ISA_AVX2, NN_ISA_AVX512,
-                                  NN_ISA_AVX512VNNI, NN_ISA_NEON, NN_ISA_NEONDOT};
-  const char *only = getenv("NNOPT_ISA"); /* restrict to one level when set */
-  for (size_t l = 0; l < sizeof levels / sizeof *levels; l++) {
+  for (size_t l = 0; l < KT_NLEVELS; l++) {
     nn_kernels k;
-    nn_kernels_fill(&k, levels[l]);
-    if (k.isa != levels[l]) continue; /* not on this CPU */
-    if (only && *only && nn_isa_parse(only) != (int)levels[l]) continue;
-    g_level = nn_isa_name(levels[l]);
-    printf("level %s\n", g_level);
+    if (!(g_level = kt_level(kt_levels[l], &k))) continue;
     stepped = 0;
     g_win = nn_f32c_wino_in__scalar;
     g_wout = nn_f32c_wino_out__scalar;

@@ -118,16 +118,9 @@ static void test_range(nn_f32_range_fn fn) {
 }
 
 int main(void) {
-  static const nn_isa levels[] = {NN_ISA_REF,        NN_ISA_AVX2, NN_ISA_AVX512,
-                                  NN_ISA_AVX512VNNI, NN_ISA_NEON, NN_ISA_NEONDOT};
-  const char *only = getenv("NNOPT_ISA"); /* restrict to one level when set */
-  for (size_t l = 0; l < sizeof levels / sizeof *levels; l++) {
+  for (size_t l = 0; l < KT_NLEVELS; l++) {
     nn_kernels k;
-    nn_kernels_fill(&k, levels[l]);
-    if (k.isa != levels[l]) continue; /* not on this CPU */
-    if (only && *only && nn_isa_parse(only) != (int)levels[l]) continue;
-    g_level = nn_isa_name(levels[l]);
-    printf("level %s\n", g_level);
+    if (!(g_level = kt_level(kt_levels[l], &k))) continue;
     test_mmf(&k, nn_q8_mmf_ukernel_8x32__scalar, "mmf scalar");
     if (nn_q8_mmf_ukernel_for(&k)) test_mmf(&k, nn_q8_mmf_ukernel_for(&k), "mmf");
     test_range(nn_f32_range_for(&k));

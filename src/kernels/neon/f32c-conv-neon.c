@@ -3,11 +3,12 @@
  * SIMD: the dense 8-pixel x 32-channel tile as four blocks of 4 pixels x 16 channels
  * (sixteen q accumulators; four input channels of each pixel in one register, applied by
  * lane against four weight vectors), the depthwise kernel with 4 channels per vector and
- * eight pixel chains, and the Winograd F(2x2, 3x3) transforms 4 channels per vector (the
- * scalar twins take the channel tails). The same sums in the same order as the scalar
- * twins; the clamp is theirs too (a NaN stays NaN, -0 stays -0).
+ * eight pixel chains, and the Winograd F(2x2, 3x3) transforms 4 channels per vector
+ * (channel tails one by one, or through the scalar twins). The same sums in the same
+ * order as the scalar twins; the clamp is theirs too (a NaN stays NaN, -0 stays -0).
  */
 #include <arm_neon.h>
+#include <math.h>
 
 #include "kernels/f32c_conv.h"
 
@@ -145,13 +146,14 @@ void nn_f32c_dw__neon(size_t npix, size_t c, size_t ntaps, const void *const *in
       put4(y + cb + i * ldy, z ? z + cb + i * ldy : NULL, a, 4, vlo, vhi);
     }
   }
-  if (cb < c) { /* channel tail: the scalar twin on the channels left */
-    const void *tail[64];
-    const size_t nt = ntaps < 64 ? ntaps : 64;
-    for (size_t t = 0; t < nt; t++) tail[t] = (const float *)ind[t] + cb;
-    nn_f32c_dw__scalar(npix, c - cb, nt, tail, step, w + cb, ws, bias + cb, z ? z + cb : NULL, lo,
-                       hi, y + cb, ldy);
-  }
+  for (; cb < c; cb++) /* channels past the last vector: as the scalar twin */
+    for (size_t i = 0; i < npix; i++) {
+      float acc = bias[cb];
+      for (size_t t = 0; t < ntaps; t++)
+        acc = fmaf(((const float *)ind[t])[i * step + cb], w[t * ws + cb], acc);
+      if (z) acc += z[i * ldy + cb];
+      y[i * ldy + cb] = acc < lo ? lo : acc > hi ? hi : acc;
+    }
 }
 
 void nn_f32c_wino_in__neon(size_t c, const float *const *p, float *v, size_t vs) {
