@@ -272,5 +272,15 @@ int main(void) {
       test_level(nn_f32c_conv_for(&k), nn_f32c_dw_for(&k), "fast");
     }
   }
+  /* which convolutions run as Winograd, and NNOPT_WINOGRAD=0 turning it off */
+  KT_CHECK(nn_f32c_wino_fits(3, 3, 1, 1, 1, 1, 1, 1, 64, 64), "3x3/1 pads 1 not Winograd");
+  KT_CHECK(!nn_f32c_wino_fits(3, 3, 2, 2, 1, 1, 1, 1, 64, 64), "3x3/2 taken as Winograd");
+  KT_CHECK(!nn_f32c_wino_fits(3, 3, 1, 1, 2, 2, 1, 1, 64, 64), "dilated 3x3 taken as Winograd");
+  KT_CHECK(!nn_f32c_wino_fits(3, 3, 1, 1, 1, 1, 3, 1, 64, 64), "pad 3 taken as Winograd");
+  KT_CHECK(!nn_f32c_wino_fits(3, 3, 1, 1, 1, 1, 1, 1, 4, 64), "4 channels taken as Winograd");
+  KT_CHECK(!nn_f32c_wino_fits(1, 1, 1, 1, 1, 1, 0, 0, 64, 64), "1x1 taken as Winograd");
+  setenv("NNOPT_WINOGRAD", "0", 1);
+  KT_CHECK(!nn_f32c_wino_fits(3, 3, 1, 1, 1, 1, 1, 1, 64, 64), "NNOPT_WINOGRAD=0 ignored");
+  unsetenv("NNOPT_WINOGRAD");
   return kt_report("test_f32c_conv");
 }
